@@ -1,0 +1,170 @@
+"""Typed, validated views of ``params.yaml``: one frozen dataclass per section.
+
+Every stage calls :func:`load_section` before doing any work, so a typo, a wrong type or an
+out-of-range value stops the run with one message that names the section and the key.
+Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """A params.yaml section is missing, has an unknown key, a wrong type or a bad value."""
+
+
+def _f(default, *, min=None, max=None, choices=None, doc=""):
+    """A dataclass field with its validation rule kept beside the default."""
+    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+    if isinstance(default, (list, dict, tuple)):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """Which videos the pipeline runs on (and, for ``synthetic``, how they are generated)."""
+
+    source: str = _f("synthetic", choices=("synthetic", "folder", "ucf101", "hmdb51", "ssv2", "kinetics"))
+    root: str = _f("", doc="dataset root; unused for synthetic")
+    split: int = _f(1, min=1, max=3, doc="official split number for UCF101 / HMDB51")
+    # synthetic generator
+    videos_per_class: int = _f(12, min=1)
+    num_frames: int = _f(48, min=2)
+    height: int = _f(128, min=16)
+    width: int = _f(160, min=16)
+    fps: int = _f(25, min=1)
+    speed: float = _f(2.0, min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
+    test_fraction: float = _f(0.25, min=0.0, max=0.9)
+    seed: int = _f(0, min=0)
+
+
+@dataclass(frozen=True)
+class FramesParams:
+    """Decoding of every indexed video into one per-video frame container."""
+
+    short_side: int = _f(128, min=16)
+    fps: float = _f(0.0, min=0.0, doc="0 keeps the native frame rate")
+    min_frames: int = _f(16, min=1, doc="videos with fewer decoded frames are marked too_short")
+    max_frames: int = _f(0, min=0, doc="0 = no limit; otherwise keep only the first max_frames")
+    jpeg_quality: int = _f(90, min=1, max=100)
+    workers: int = _f(2, min=1)
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    """TV-L1 optical flow between stored frames i and i + offset, every step frames.
+
+    The TV-L1 fields mirror OpenCV's ``DualTVL1OpticalFlow`` parameters and defaults.
+    """
+
+    backend: str = _f("auto", choices=("auto", "opencv", "torch"))
+    device: str = _f("auto", choices=DEVICES)
+    offset: int = _f(8, min=1)
+    step: int = _f(2, min=1)
+    bound: float = _f(20.0, min=1.0, max=255.0)
+    workers: int = _f(2, min=1)
+    batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend")
+    pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/")
+    interpolation: str = _f("bicubic", choices=("bicubic", "bilinear"))
+    tau: float = _f(0.25, min=1e-6, max=0.25)
+    lambda_: float = _f(0.15, min=1e-6)
+    theta: float = _f(0.3, min=1e-6)
+    scales: int = _f(5, min=1, max=20)
+    warps: int = _f(5, min=1)
+    epsilon: float = _f(0.01, min=0.0)
+    inner_iterations: int = _f(30, min=1)
+    outer_iterations: int = _f(10, min=1)
+    scale_step: float = _f(0.8, min=0.1, max=0.99)
+    gamma: float = _f(0.0, min=0.0)
+    median_filtering: int = _f(5, min=1, max=15)
+
+
+SECTIONS: dict[str, type] = {
+    "index": IndexParams,
+    "frames": FramesParams,
+    "flow": FlowParams,
+}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _type_ok(value, tp) -> bool:
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        (item,) = set(typing.get_args(tp)) - {Ellipsis}
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
+    return isinstance(value, tp)
+
+
+def _check(section: str, f: dataclasses.Field, tp, value) -> object:
+    where = f"params.yaml: {section}.{f.name}"
+    if not _type_ok(value, tp):
+        raise ParamsError(f"{where} = {value!r} has type {type(value).__name__}, expected {tp.__name__ if hasattr(tp, '__name__') else tp}")
+    m = f.metadata
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for v in items:
+        if m.get("choices") is not None and v not in m["choices"]:
+            raise ParamsError(f"{where} = {v!r} is not one of {list(m['choices'])}")
+        if m.get("min") is not None and v < m["min"]:
+            raise ParamsError(f"{where} = {v!r} is below the minimum {m['min']}")
+        if m.get("max") is not None and v > m["max"]:
+            raise ParamsError(f"{where} = {v!r} is above the maximum {m['max']}")
+    if tp is float:
+        return float(value)
+    if typing.get_origin(tp) is tuple:
+        return tuple(value)
+    return value
+
+
+def from_dict(cls: type, raw: dict | None, section: str):
+    """Build section dataclass ``cls`` from a raw mapping, validating every key.
+
+    Raises:
+        ParamsError: unknown key (with the closest valid one), wrong type, value out of range.
+    """
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params.yaml: section {section!r} must be a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"params.yaml: unknown key {section}.{key}{hint} (valid: {', '.join(fields)})")
+    values = {k: _check(section, fields[k], hints[k], v) for k, v in raw.items()}
+    return cls(**values)
+
+
+def load_section(path: str | Path, name: str):
+    """Load and validate section ``name`` of the YAML file at ``path``."""
+    if name not in SECTIONS:
+        raise ParamsError(f"no params section named {name!r}; known: {', '.join(SECTIONS)}")
+    with open(path) as fh:
+        doc = yaml.safe_load(fh) or {}
+    if name not in doc:
+        raise ParamsError(f"{path}: section {name!r} is missing")
+    return from_dict(SECTIONS[name], doc[name], name)
+
+
+def to_dict(p) -> dict:
+    """Plain dict of a section (for JSON sidecars and manifests)."""
+    return dataclasses.asdict(p)
