@@ -1,0 +1,248 @@
+"""Crop, resize and flip applied identically to an RGB clip and its flow (method doc 2.3, 2.4).
+
+Every function takes one clip ``(C, T, H, W)`` or a batch ``(B, C, T, H, W)``; per-clip
+parameters (boxes, flip decisions) then have shape ``()`` / ``(4,)`` or ``(B,)`` / ``(B, 4)``.
+A box is ``(top, left, height, width)`` in pixels (long). Randomness comes only from the
+``generator`` argument, a CPU ``torch.Generator``: parameters are drawn on the CPU and moved to
+the data's device, so the same call runs per clip in loader workers and per batch on a GPU.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+Size = int | tuple[int, int]
+
+
+def _pair(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def _per_clip(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-clip values ``x.shape[:-4]`` -> broadcastable against ``x`` (trailing 4 dims of 1)."""
+    p = torch.as_tensor(p, device=x.device)
+    return p.reshape(p.shape + (1, 1, 1, 1))
+
+
+# --------------------------------------------------------------------------- crop boxes
+
+
+def _centre_fallback(height: int, width: int, ratio: tuple[float, float]) -> tuple[int, int]:
+    """The (h, w) of the largest centred box whose aspect w/h is clamped into ``ratio``."""
+    aspect = width / height
+    if aspect < ratio[0]:
+        return round(width / ratio[0]), width
+    if aspect > ratio[1]:
+        return height, round(height * ratio[1])
+    return height, width
+
+
+def random_resized_crop_boxes(
+    n: int,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    *,
+    scale: tuple[float, float] = (0.2, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    tries: int = 10,
+) -> torch.Tensor:
+    """Draw ``n`` random-resized-crop boxes in a ``height x width`` frame.
+
+    As torchvision's RandomResizedCrop: area ~ U[scale] * H * W, aspect w/h log-uniform in
+    ``ratio``; a draw that does not fit is redrawn, and after ``tries`` misses the box is the
+    centred one with its aspect clamped into ``ratio``. MSCL uses scale (0.2, 1) (method doc
+    2.3, 8.11); the caller draws query and key boxes independently.
+
+    Returns:
+        (n, 4) long boxes (top, left, h, w).
+    """
+    area = height * width * torch.empty(n, tries, dtype=torch.float64).uniform_(*scale, generator=generator)
+    log_r = torch.empty(n, tries, dtype=torch.float64).uniform_(
+        math.log(ratio[0]), math.log(ratio[1]), generator=generator
+    )
+    w = (area * log_r.exp()).sqrt().round().long()  # (n, tries)
+    h = (area / log_r.exp()).sqrt().round().long()
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.long().argmax(dim=1, keepdim=True)  # index of the first fitting try
+    h, w, ok = h.gather(1, first)[:, 0], w.gather(1, first)[:, 0], fits.any(dim=1)
+    fb_h, fb_w = _centre_fallback(height, width, ratio)
+    h, w = torch.where(ok, h, fb_h), torch.where(ok, w, fb_w)
+    u = torch.rand(n, 2, dtype=torch.float64, generator=generator)
+    # floor(u * (count of positions)) is uniform over 0..H-h; fallback boxes stay centred
+    top = torch.where(ok, (u[:, 0] * (height - h + 1)).long(), (height - h) // 2)
+    left = torch.where(ok, (u[:, 1] * (width - w + 1)).long(), (width - w) // 2)
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def center_crop_box(height: int, width: int, size: Size) -> torch.Tensor:
+    """The centred ``size`` box of a ``height x width`` frame, as torchvision's CenterCrop.
+
+    Returns:
+        (4,) long box (top, left, h, w).
+    """
+    h, w = _pair(size)
+    return torch.tensor([round((height - h) / 2), round((width - w) / 2), h, w])
+
+
+def three_crop_boxes(height: int, width: int, size: int) -> torch.Tensor:
+    """Three ``size x size`` boxes along the long side (start, centre, end): 3-crop testing.
+
+    Returns:
+        (3, 4) long boxes (top, left, h, w).
+    """
+    centre = center_crop_box(height, width, size)
+    boxes = centre.repeat(3, 1)
+    long_axis = 1 if width >= height else 0  # index of the coordinate that slides: left or top
+    boxes[0, long_axis] = 0
+    boxes[2, long_axis] = (width if long_axis else height) - size
+    return boxes
+
+
+# --------------------------------------------------------------------------- applying boxes
+
+
+def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: Size) -> torch.Tensor:
+    """Crop every clip to its box and resize it to ``size`` (bilinear, no antialiasing).
+
+    One box per clip, shared by all T frames. Sampling follows ``align_corners=False``
+    pixel-centre geometry; a box of exactly ``size`` reproduces the plain slice.
+
+    Args:
+        x: (..., C, T, H, W) float.
+        boxes: (..., 4) long (top, left, h, w), leading dims as ``x.shape[:-4]``.
+        size: output (out_h, out_w) or an int for a square.
+    Returns:
+        (..., C, T, out_h, out_w), dtype of ``x``.
+    """
+    out_h, out_w = _pair(size)
+    lead, (C, T, H, W) = x.shape[:-4], x.shape[-4:]
+    dt = torch.promote_types(x.dtype, torch.float32)
+    top, left, h, w = boxes.reshape(-1, 4).to(x.device, dt).unbind(-1)  # each (N,)
+    j = torch.arange(out_w, device=x.device, dtype=dt) + 0.5
+    i = torch.arange(out_h, device=x.device, dtype=dt) + 0.5
+    # output pixel centre j -> input coordinate left + j*w/out_w, normalised to [-1, 1]
+    gx = 2 * (left[:, None] + j * (w / out_w)[:, None]) / W - 1  # (N, out_w)
+    gy = 2 * (top[:, None] + i * (h / out_h)[:, None]) / H - 1  # (N, out_h)
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    flat = x.reshape(-1, C * T, H, W).to(dt)
+    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.reshape(*lead, C, T, out_h, out_w).to(x.dtype)
+
+
+def rescale_flow_vectors(flow: torch.Tensor, boxes: torch.Tensor, size: Size) -> torch.Tensor:
+    """Scale flow vectors as their crop is resized: u * out_w / w, v * out_h / h.
+
+    The physically consistent option; literal MSCL leaves the (max-normalised) values
+    unchanged on resize (method doc 2.3), so callers apply this only behind a flag.
+
+    Args:
+        flow: (..., 2, T, H, W); boxes: (..., 4) as for :func:`resized_crop`.
+    Returns:
+        (..., 2, T, H, W).
+    """
+    out_h, out_w = _pair(size)
+    hw = boxes[..., 2:].to(flow.device, flow.dtype)  # (..., 2) = (h, w)
+    factor = torch.stack([out_w / hw[..., 1], out_h / hw[..., 0]], dim=-1)  # (..., 2) = (u, v)
+    return flow * factor[..., None, None, None]
+
+
+def center_crop(x: torch.Tensor, size: Size) -> torch.Tensor:
+    """Centre crop of every frame (evaluation). x: (..., C, T, H, W) -> (..., C, T, h, w)."""
+    top, left, h, w = center_crop_box(x.shape[-2], x.shape[-1], size).tolist()
+    return x[..., top : top + h, left : left + w]
+
+
+def resize_short_side(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize every frame so its short side is ``side``, keeping the aspect (evaluation).
+
+    Args:
+        x: (..., C, T, H, W) float.
+    Returns:
+        (..., C, T, H', W') with min(H', W') == side.
+    """
+    H, W = x.shape[-2:]
+    scale = side / min(H, W)
+    out = (side, round(W * scale)) if H <= W else (round(H * scale), side)
+    flat = x.reshape(-1, *x.shape[-3:])  # (N, T, H, W): frames play the role of channels
+    y = F.interpolate(flat, size=out, mode="bilinear", align_corners=False, antialias=True)
+    return y.reshape(*x.shape[:-2], *out)
+
+
+# --------------------------------------------------------------------------- flips
+
+
+def draw_flips(n: int, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """One horizontal-flip decision per clip (method doc 2.4 item 1). Returns (n,) bool."""
+    return torch.rand(n, generator=generator) < p
+
+
+def horizontal_flip(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Mirror along W the clips whose decision is True.
+
+    Args:
+        x: (..., C, T, H, W); flips: bool with shape ``x.shape[:-4]``.
+    Returns:
+        same shape as ``x``.
+    """
+    return torch.where(_per_clip(flips, x), x.flip(-1), x)
+
+
+def flip_flow(flow: torch.Tensor, flips: torch.Tensor, *, negate_u: bool = False) -> torch.Tensor:
+    """Mirror flow clips along W; optionally negate u so that vectors follow the mirror.
+
+    Literal MSCL (``negate_u=False``) flips the colour-coded flow image without touching the
+    vectors (method doc 2.4 item 1, 8.5); colour coding is per pixel, so flipping the (u, v)
+    field first and coding it afterwards gives the same picture. ``negate_u=True`` is the
+    physically consistent flip: a rightward motion becomes a leftward one.
+
+    Args:
+        flow: (..., 2, T, H, W); flips: bool with shape ``flow.shape[:-4]``.
+    Returns:
+        same shape as ``flow``.
+    """
+    mirrored = flow.flip(-1)
+    if negate_u:
+        sign = torch.tensor([-1.0, 1.0], device=flow.device, dtype=flow.dtype)
+        mirrored = mirrored * sign[:, None, None, None]
+    return torch.where(_per_clip(flips, flow), mirrored, flow)
+
+
+# --------------------------------------------------------------------------- composed
+
+
+def crop_flip_rgb_flow(
+    rgb: torch.Tensor,
+    flow: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    size: Size = 112,
+    scale: tuple[float, float] = (0.2, 1.0),
+    flip_p: float = 0.5,
+    negate_u: bool = False,
+    rescale_flow: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSCL's spatial augmentation of one view: shared random resized crop, then shared flip.
+
+    The RGB clip and the flow of the same clip get the same box and the same flip decision
+    (method doc 2.3, 2.4 item 1, 8.11); draw the query and key views with separate calls.
+
+    Args:
+        rgb: (..., 3, T, H, W); flow: (..., 2, T', H, W) (same H, W as ``rgb``).
+        size: output crop size; scale: crop area range as a fraction of H * W.
+        negate_u: negate u on flip (literal MSCL: False); rescale_flow: scale vectors with the
+            resize (literal MSCL: False).
+    Returns:
+        rgb (..., 3, T, out_h, out_w), flow (..., 2, T', out_h, out_w).
+    """
+    assert rgb.shape[-2:] == flow.shape[-2:], "RGB and flow must share H, W to share a crop box"
+    lead = rgb.shape[:-4]
+    n = math.prod(lead)
+    boxes = random_resized_crop_boxes(n, *rgb.shape[-2:], generator, scale=scale).reshape(*lead, 4)
+    flips = draw_flips(n, generator, flip_p).reshape(lead)
+    rgb, flow = resized_crop(rgb, boxes, size), resized_crop(flow, boxes, size)
+    if rescale_flow:
+        flow = rescale_flow_vectors(flow, boxes, size)
+    return horizontal_flip(rgb, flips), flip_flow(flow, flips, negate_u=negate_u)
