@@ -1,0 +1,84 @@
+"""Process-group helpers that fall back to a single process.
+
+Every function works whether or not ``torch.distributed`` is initialised, so the same model code
+runs under torchrun on several GPUs and in a plain CPU test: with one process ``all_gather`` is the
+identity and the MoCo batch shuffle is a local permutation.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def is_distributed() -> bool:
+    """True when a default process group is up."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    """Rank of this process (0 without a process group)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """True on the process that logs and writes files."""
+    return rank() == 0
+
+
+@torch.no_grad()
+def all_gather(x: Tensor) -> Tensor:
+    """Concatenate ``x`` from every process along dim 0, in rank order; no gradient.
+
+    Args:
+        x: (B, ...) with the same shape on every process.
+    Returns:
+        (world_size * B, ...); ``x`` itself in a single process.
+    """
+    if world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+@torch.no_grad()
+def batch_shuffle(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Shuffle a batch across all processes before a key-encoder forward (shuffle-BN).
+
+    The key encoder's BatchNorm would otherwise see the same sub-batch split as the query encoder
+    and could leak which samples are positives through the batch statistics (MoCo, sec. 3.3).
+
+    Args:
+        x: (B, ...) local batch, same B on every process.
+    Returns:
+        (B, ...) this process's share of the globally permuted batch, and the
+        (world_size * B,) index that :func:`batch_unshuffle` needs to undo it.
+    """
+    x_all = all_gather(x)  # (N, ...) with N = world_size * B
+    perm = torch.randperm(x_all.shape[0], device=x.device)
+    if world_size() > 1:
+        dist.broadcast(perm, src=0)  # every process must use rank 0's permutation
+    idx_unshuffle = torch.argsort(perm)
+    mine = perm.view(world_size(), -1)[rank()]
+    return x_all[mine], idx_unshuffle
+
+
+@torch.no_grad()
+def batch_unshuffle(x: Tensor, idx_unshuffle: Tensor) -> Tensor:
+    """Undo :func:`batch_shuffle` on the key-encoder output.
+
+    Args:
+        x: (B, ...) outputs for this process's shuffled share.
+        idx_unshuffle: (world_size * B,) from :func:`batch_shuffle`.
+    Returns:
+        (B, ...) outputs in the original local order.
+    """
+    x_all = all_gather(x)  # (N, ...) in shuffled order
+    mine = idx_unshuffle.view(world_size(), -1)[rank()]
+    return x_all[mine]
