@@ -112,3 +112,11 @@ def test_numpy_picture_is_max_normalised_uint8():
     assert picture[0, 0].tolist() == [255, 0, 0]
     flow[0, 0] = [3.5, 0.0]                                  # half the max -> half saturated
     assert flow_to_color_np(flow)[0, 0].tolist() == [255, 127, 127]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    flow = torch.randn(3, 2, 16, 16) * 0.7
+    out = flow_to_color(normalize_per_frame(flow.to("cuda")))
+    assert out.device.type == "cuda"
+    torch.testing.assert_close(out.cpu(), flow_to_color(normalize_per_frame(flow)))

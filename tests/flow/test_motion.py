@@ -158,3 +158,11 @@ def test_scores_are_batch_consistent():
     whole = frame_differential_scores(flow, block=4)
     first = frame_differential_scores(flow[:4], block=4)
     torch.testing.assert_close(whole[:3], first[:3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    flow = torch.randn(5, 2, 32, 40)
+    s = frame_differential_scores(flow.to("cuda"), block=8)
+    assert s.device.type == "cuda"
+    torch.testing.assert_close(s.cpu(), frame_differential_scores(flow, block=8), rtol=1e-4, atol=1e-3)
