@@ -15,7 +15,9 @@ NUM_ANGLES = 8  # method doc 2.3: num_chunks
 FIRST_ANGLE = 0.2  # in units of pi; also the spacing between consecutive angles
 
 
-def fra_angle_index(generator: torch.Generator, shape: tuple[int, ...] = (), *, num_angles: int = NUM_ANGLES) -> torch.Tensor:
+def fra_angle_index(
+    generator: torch.Generator, shape: tuple[int, ...] = (), *, num_angles: int = NUM_ANGLES
+) -> torch.Tensor:
     """Draw FRA angle indices cid ~ U{0, ..., num_angles - 1}, one per clip.
 
     Args:

@@ -59,11 +59,10 @@ def random_resized_crop_boxes(
     Returns:
         (n, 4) long boxes (top, left, h, w).
     """
-    area = height * width * torch.empty(n, tries, dtype=torch.float64).uniform_(*scale, generator=generator)
-    log_r = torch.empty(n, tries, dtype=torch.float64).uniform_(
-        math.log(ratio[0]), math.log(ratio[1]), generator=generator
-    )
-    w = (area * log_r.exp()).sqrt().round().long()  # (n, tries)
+    draw = torch.empty(2, n, tries, dtype=torch.float64)
+    area = height * width * draw[0].uniform_(*scale, generator=generator)  # (n, tries)
+    log_r = draw[1].uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    w = (area * log_r.exp()).sqrt().round().long()
     h = (area / log_r.exp()).sqrt().round().long()
     fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
     first = fits.long().argmax(dim=1, keepdim=True)  # index of the first fitting try
