@@ -1,0 +1,98 @@
+"""One video's frames as one container file: an uncompressed zip of JPEG members.
+
+Member ``{i:06d}.jpg`` is stored frame i (RGB); member ``meta.json`` (written last) records the
+frame count, size, fps and the fingerprint of the work that produced the file. Zip keeps random
+access by frame index, is readable with any tool, and keeps file counts equal to video counts
+(which DVC needs: it hashes every file).
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mscl.io.atomic import atomic_path
+
+META = "meta.json"
+
+
+def member(i: int, ext: str = "jpg") -> str:
+    """Zip member name of frame ``i``."""
+    return f"{i:06d}.{ext}"
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of one ``(H, W, 3)`` uint8 RGB image."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB image from JPEG bytes."""
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("corrupt JPEG member")
+    return bgr[..., ::-1]
+
+
+def write_members(path: str | Path, members: dict[str, bytes], meta: dict) -> None:
+    """Atomically write a stored (uncompressed) zip with ``members`` and then ``meta.json``."""
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+            zf.writestr(META, json.dumps(meta))
+
+
+def read_meta(path: str | Path) -> dict | None:
+    """The ``meta.json`` of a container, or None if the file is absent or unreadable."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read(META))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def write_frames(path: str | Path, frames: np.ndarray, *, quality: int, meta: dict) -> None:
+    """Write ``frames`` ``(T, H, W, 3)`` uint8 as JPEG members; ``meta`` gains shape fields."""
+    t, h, w, _ = frames.shape
+    members = {member(i): encode_jpeg(f, quality) for i, f in enumerate(frames)}
+    write_members(path, members, {**meta, "num_frames": t, "height": h, "width": w})
+
+
+class FrameReader:
+    """Random access to the frames of one container; open once, read many clips."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._zip = zipfile.ZipFile(self.path)
+        self.meta = json.loads(self._zip.read(META))
+
+    def __len__(self) -> int:
+        return int(self.meta["num_frames"])
+
+    def read_bytes(self, indices: Sequence[int]) -> list[bytes]:
+        """Raw JPEG bytes of frames ``indices`` (for decoding elsewhere, e.g. on a GPU)."""
+        return [self._zip.read(member(int(i))) for i in indices]
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames ``indices`` as ``(len(indices), H, W, 3)`` uint8 RGB."""
+        return np.stack([decode_jpeg(b) for b in self.read_bytes(indices)])
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> "FrameReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,24 @@
+"""Shared fixtures: small params files written from the repository's params.yaml."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO
+
+
+@pytest.fixture
+def write_params(tmp_path):
+    """Write a params file = the repository's params.yaml with ``overrides`` {section: {key: value}}."""
+
+    def write(overrides: dict | None = None, name: str = "params.yaml") -> Path:
+        doc = yaml.safe_load((REPO / "params.yaml").read_text())
+        for section, values in (overrides or {}).items():
+            doc.setdefault(section, {}).update(values)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(doc))
+        return path
+
+    return write

@@ -1,0 +1,68 @@
+import dataclasses
+
+import pytest
+import yaml
+
+from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, from_dict, load_section
+
+from helpers import REPO
+
+
+def test_repository_params_load_and_list_every_field():
+    doc = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name, cls in SECTIONS.items():
+        p = load_section(REPO / "params.yaml", name)
+        assert isinstance(p, cls)
+        # every field is spelled out in params.yaml, so `dvc params diff` shows every value
+        assert set(doc[name]) == {f.name for f in dataclasses.fields(cls)}, name
+
+
+def test_defaults_are_valid():
+    for name, cls in SECTIONS.items():
+        from_dict(cls, {}, name)
+
+
+def test_unknown_key_names_section_and_suggests():
+    with pytest.raises(ParamsError, match=r"unknown key flow\.taus; did you mean 'tau'"):
+        from_dict(FlowParams, {"taus": 0.1}, "flow")
+
+
+def test_wrong_type_is_rejected():
+    with pytest.raises(ParamsError, match=r"frames\.workers = '2' has type str, expected int"):
+        from_dict(FramesParams, {"workers": "2"}, "frames")
+    with pytest.raises(ParamsError, match="expected int"):
+        from_dict(FramesParams, {"workers": True}, "frames")
+    with pytest.raises(ParamsError, match="expected int"):
+        from_dict(FramesParams, {"workers": 2.5}, "frames")
+
+
+def test_int_accepted_for_float_and_converted():
+    p = from_dict(FlowParams, {"bound": 20}, "flow")
+    assert p.bound == 20.0 and isinstance(p.bound, float)
+
+
+def test_out_of_range_and_bad_choice():
+    with pytest.raises(ParamsError, match=r"flow\.tau = 0\.5 is above the maximum 0\.25"):
+        from_dict(FlowParams, {"tau": 0.5}, "flow")
+    with pytest.raises(ParamsError, match="below the minimum"):
+        from_dict(FramesParams, {"short_side": 0}, "frames")
+    with pytest.raises(ParamsError, match=r"not one of \['auto', 'opencv', 'torch'\]"):
+        from_dict(FlowParams, {"backend": "gpu"}, "flow")
+
+
+def test_missing_section_and_non_mapping(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("frames: {}\n")
+    with pytest.raises(ParamsError, match="section 'flow' is missing"):
+        load_section(path, "flow")
+    path.write_text("frames: [1, 2]\n")
+    with pytest.raises(ParamsError, match="must be a mapping"):
+        load_section(path, "frames")
+    with pytest.raises(ParamsError, match="no params section named 'nope'"):
+        load_section(path, "nope")
+
+
+def test_sections_are_frozen():
+    p = from_dict(FramesParams, {}, "frames")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.workers = 3
