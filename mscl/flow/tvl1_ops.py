@@ -1,0 +1,176 @@
+"""Batched building blocks of TV-L1 optical flow, as pure functions of tensors.
+
+Each function follows the discretisation of OpenCV's ``DualTVL1OpticalFlow`` (after Zach, Pock
+and Bischof 2007; Sanchez, Meinhardt-Llopis and Facciolo, IPOL 2013), so that the solver in
+:mod:`mscl.flow.tvl1_torch` reproduces OpenCV's output. Shapes: ``B`` pairs, ``C`` flow
+channels (2, or 3 when the illumination term ``gamma`` is on), ``H x W`` pixels.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# OpenCV only divides by |grad I1|^2 above float32's machine epsilon.
+FLT_EPSILON = float(torch.finfo(torch.float32).eps)
+
+
+def interp_matrix(n_out: int, n_in: int, src_per_dst: float, device: torch.device) -> Tensor:
+    """Linear-interpolation matrix ``(n_out, n_in)`` of a half-pixel-centred 1-D resize.
+
+    Output sample ``i`` reads input position ``(i + 0.5) * src_per_dst - 0.5``, clamped to the
+    edge pixels, which is how ``cv2.resize(..., INTER_LINEAR)`` samples.
+    """
+    x = (torch.arange(n_out, dtype=torch.float64) + 0.5) * src_per_dst - 0.5
+    x = x.clamp(0, n_in - 1)
+    x0 = x.floor()
+    frac = x - x0
+    lo = x0.long()
+    hi = (lo + 1).clamp(max=n_in - 1)
+    A = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out)
+    A.index_put_((rows, lo), 1 - frac, accumulate=True)
+    A.index_put_((rows, hi), frac, accumulate=True)
+    return A.to(device=device, dtype=torch.float32)
+
+
+def resize_linear(x: Tensor, size: tuple[int, int], src_per_dst: tuple[float, float]) -> Tensor:
+    """Bilinear resize of ``(..., H, W)`` to ``(..., h, w)`` as two small matrix products.
+
+    ``src_per_dst`` is the (y, x) step in input pixels per output pixel: OpenCV uses
+    ``1 / scale_step`` when building the pyramid and the size ratio when upsampling flow.
+    """
+    (h, w), (H, W) = size, x.shape[-2:]
+    Ay = interp_matrix(h, H, src_per_dst[0], x.device)  # (h, H)
+    Ax = interp_matrix(w, W, src_per_dst[1], x.device)  # (w, W)
+    return Ay @ x @ Ax.T  # (..., h, w)
+
+
+def centered_gradient(img: Tensor) -> tuple[Tensor, Tensor]:
+    """Half central differences of ``(B, H, W)`` with replicated borders -> ``(Ix, Iy)``."""
+    pad = F.pad(img[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]  # (B, H+2, W+2)
+    Ix = 0.5 * (pad[:, 1:-1, 2:] - pad[:, 1:-1, :-2])
+    Iy = 0.5 * (pad[:, 2:, 1:-1] - pad[:, :-2, 1:-1])
+    return Ix, Iy
+
+
+def forward_gradient(u: Tensor) -> Tensor:
+    """Forward differences of ``(B, C, H, W)``, zero on the last column/row -> ``(B, C, 2, H, W)``."""
+    ux = F.pad(u[..., :, 1:] - u[..., :, :-1], (0, 1))
+    uy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
+    return torch.stack((ux, uy), dim=2)
+
+
+def divergence(p: Tensor) -> Tensor:
+    """Backward-difference divergence of ``(B, C, 2, H, W)`` with ``p = 0`` outside -> ``(B, C, H, W)``.
+
+    It is minus the adjoint of :func:`forward_gradient`, as the primal-dual scheme requires.
+    """
+    px, py = p[:, :, 0], p[:, :, 1]
+    return px - F.pad(px[..., :, :-1], (1, 0)) + py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
+
+
+def cubic_weights(t: Tensor) -> Tensor:
+    """Keys cubic weights (a = -0.75, OpenCV's INTER_CUBIC) of taps -1, 0, 1, 2 at offset ``t`` -> ``(4, *t.shape)``."""
+    a = -0.75
+    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1  # |d| <= 1
+    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a  # 1 < |d| < 2
+    return torch.stack((far(t + 1), near(t), near(1 - t), far(2 - t)))
+
+
+def warp(images: Tensor, flow: Tensor, mode: str) -> Tensor:
+    """Sample ``images`` ``(B, K, H, W)`` at ``x + flow(x)``, zero outside, like ``cv2.remap``.
+
+    Taps are gathered at integer pixel indices, so a zero flow returns ``images`` exactly
+    (``grid_sample``'s normalised coordinates would not, and that residual seeds spurious flow).
+
+    Args:
+        flow: ``(B, 2, H, W)`` displacement in pixels (u, v).
+        mode: ``"bicubic"`` (OpenCV's ``INTER_CUBIC``) or ``"bilinear"``.
+    Returns:
+        ``(B, K, H, W)``.
+    """
+    B, K, H, W = images.shape
+    ys, xs = torch.meshgrid(torch.arange(H, device=flow.device), torch.arange(W, device=flow.device), indexing="ij")
+    # Beyond 2 px outside every tap is outside; the clamp keeps NaN/huge values off the int cast.
+    x = (xs + flow[:, 0]).clamp(-3, W + 2)  # (B, H, W)
+    y = (ys + flow[:, 1]).clamp(-3, H + 2)
+    x0, y0 = x.floor(), y.floor()
+    if mode == "bicubic":
+        wx, wy, first = cubic_weights(x - x0), cubic_weights(y - y0), -1  # (4, B, H, W)
+    else:
+        wx, wy, first = torch.stack((x0 + 1 - x, x - x0)), torch.stack((y0 + 1 - y, y - y0)), 0
+    x0, y0 = x0.long() + first, y0.long() + first
+    flat = images.flatten(2)  # (B, K, H*W)
+    out = torch.zeros_like(images)
+    for i in range(len(wy)):
+        yi = y0 + i
+        for j in range(len(wx)):
+            xi = x0 + j
+            inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)  # (B, H, W)
+            idx = (yi.clamp(0, H - 1) * W + xi.clamp(0, W - 1)).flatten(1)  # (B, H*W)
+            taps = flat.gather(2, idx[:, None].expand(B, K, H * W)).view(B, K, H, W)
+            out += (wy[i] * wx[j] * inside)[:, None] * taps
+    return out
+
+
+def median_filter(x: Tensor, k: int) -> Tensor:
+    """``k x k`` median of every channel of ``(B, C, H, W)`` with replicated borders (``cv2.medianBlur``)."""
+    B, C, H, W = x.shape
+    r = k // 2
+    pad = F.pad(x, (r, r, r, r), mode="replicate")
+    taps = pad.unfold(2, k, 1).unfold(3, k, 1)  # (B, C, H, W, k, k)
+    return taps.reshape(B, C, H, W, k * k).median(dim=-1).values
+
+
+def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: float) -> Tensor:
+    """Pointwise minimiser ``v`` of the linearised data term (the TH operator of Zach et al.).
+
+    Args:
+        u: ``(B, C, H, W)`` current flow (plus illumination channel when C = 3).
+        dI: ``(B, C, H, W)`` warped gradient of I1 (``gamma`` in the illumination channel).
+        grad: ``(B, 1, H, W)`` ``|grad I1w|^2``; rho_c: ``(B, 1, H, W)`` residual at ``u = 0``.
+        l_t: ``lambda * theta``.
+    Returns:
+        ``v`` ``(B, C, H, W)``.
+    """
+    rho = rho_c + (dI * u).sum(dim=1, keepdim=True)  # (B, 1, H, W) linearised residual
+    # Three cases of the shrinkage; the last also needs |grad|^2 large enough to divide by.
+    coef = torch.where(
+        rho < -l_t * grad,
+        l_t,
+        torch.where(
+            rho > l_t * grad,
+            -l_t,
+            torch.where(grad > FLT_EPSILON, -rho / grad.clamp_min(FLT_EPSILON), 0.0),
+        ),
+    )
+    return u + coef * dI
+
+
+def primal_dual_steps(
+    u: Tensor, p: Tensor, active: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, *,
+    l_t: float, theta: float, taut: float, eps: float, steps: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run ``steps`` primal-dual iterations; pairs that are not ``active`` stay frozen.
+
+    One iteration: ``v = TH(u)``; ``u' = v + theta div p``; ``p' = (p + taut grad u') /
+    (1 + taut |grad u'|)``. A pair stops (``active`` -> False) after the iteration whose squared
+    update ``sum |u' - u|^2`` is ``<= eps``, exactly as OpenCV's per-pair loop stops.
+
+    Args:
+        u: ``(B, C, H, W)``; p: ``(B, C, 2, H, W)`` dual variable; active: ``(B,)`` bool.
+    Returns:
+        updated ``(u, p, active)``.
+    """
+    for _ in range(steps):
+        keep = active[:, None, None, None]  # (B, 1, 1, 1)
+        v = threshold_step(u, dI, grad, rho_c, l_t)
+        u_new = v + theta * divergence(p)
+        err = (u_new - u).square().sum(dim=(1, 2, 3))  # (B,)
+        g = forward_gradient(u_new)  # (B, C, 2, H, W)
+        p_new = (p + taut * g) / (1.0 + taut * g.square().sum(dim=2, keepdim=True).sqrt())
+        u = torch.where(keep, u_new, u)
+        p = torch.where(keep[..., None], p_new, p)
+        active = active & (err > eps)
+    return u, p, active
