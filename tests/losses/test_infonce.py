@@ -1,0 +1,40 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from mscl.losses.infonce import info_nce, nce_logits
+
+
+def test_logits_put_positive_first_and_divide_by_temperature():
+    torch.manual_seed(0)
+    q, k, neg = torch.randn(3, 4), torch.randn(3, 4), torch.randn(4, 5)
+    logits, labels = nce_logits(q, k, neg, 0.5)
+    assert logits.shape == (3, 6) and labels.tolist() == [0, 0, 0]
+    explicit = torch.stack([torch.cat([(q[b] * k[b]).sum().view(1), q[b] @ neg]) for b in range(3)]) / 0.5
+    torch.testing.assert_close(logits, explicit)
+    torch.testing.assert_close(info_nce(q, k, neg, 0.5), F.cross_entropy(explicit, torch.zeros(3, dtype=torch.long)))
+
+
+def test_hand_computed_case():
+    q = torch.tensor([[1.0, 0.0]])
+    k = torch.tensor([[1.0, 0.0]])
+    neg = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # columns (0, 1) and (-1, 0)
+    # logits = [1, 0, -1] / T
+    T = 0.5
+    expected = -math.log(math.exp(2.0) / (math.exp(2.0) + 1.0 + math.exp(-2.0)))
+    assert math.isclose(info_nce(q, k, neg, T).item(), expected, rel_tol=1e-6)
+
+
+def test_aligned_pairs_score_lower_than_shuffled():
+    torch.manual_seed(0)
+    q = F.normalize(torch.randn(8, 16), dim=1)
+    neg = F.normalize(torch.randn(16, 32), dim=0)
+    assert info_nce(q, q, neg, 0.1) < info_nce(q, q.roll(1, 0), neg, 0.1)
+
+
+def test_gradient_reaches_query_only_through_inputs():
+    torch.manual_seed(0)
+    q = torch.randn(2, 3, requires_grad=True)
+    info_nce(q, torch.randn(2, 3), torch.randn(3, 4), 0.07).backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()
