@@ -13,11 +13,12 @@ from mscl.synthetic import draw_scene, render_video
 REPO = Path(__file__).resolve().parents[1]
 
 
-def moving_video(path: Path, *, label: int = 0, frames: int = 20, height: int = 48, width: int = 64, seed: int = 0) -> Path:
+def moving_video(path: Path, *, label: int = 0, frames: int = 20, height: int = 48, width: int = 64, seed: int = 0,
+                 codec: str = "libx264") -> Path:
     """Encode a small synthetic video of motion class ``label`` to ``path``; returns ``path``."""
     rng = np.random.default_rng(seed)
     scene = draw_scene(rng, label, height=height, width=width, num_frames=frames, speed=1.0)
-    encode_video(path, render_video(scene, rng), fps=25)
+    encode_video(path, render_video(scene, rng), fps=25, codec=codec)
     return path
 
 

@@ -111,7 +111,8 @@ def encode_video(path: str | Path, frames: np.ndarray, *, fps: int = 25, codec: 
 
     t, h, w, _ = frames.shape
     with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format=Path(path).suffix.lstrip(".") or None) as out:
+        fmt = Path(path).suffix.lstrip(".").lower()
+        with av.open(str(tmp), mode="w", format={"mkv": "matroska", "m4v": "mp4"}.get(fmt, fmt)) as out:
             stream = out.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             if codec == "libx264":

@@ -1,0 +1,71 @@
+import os
+
+import pandas as pd
+import pytest
+
+from mscl.io.frames import FrameReader
+from mscl.io.frame_extraction import MANIFEST_COLUMNS, extract_frames
+from mscl.params import FramesParams
+
+from helpers import moving_video
+
+
+def _videos(paths):
+    return pd.DataFrame({"video_id": [f"c/{p.stem}" for p in paths], "path": [str(p) for p in paths]})
+
+
+@pytest.fixture
+def bad_and_good(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    good = [moving_video(src / f"good{i}.mp4", frames=20, seed=i) for i in range(2)]
+    (src / "zero.mp4").write_bytes(b"")
+    data = good[0].read_bytes()
+    (src / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (src / "text.mp4").write_text("just some text\n")
+    moving_video(src / "short.mp4", frames=5)
+    (src / "folder.mp4").mkdir()
+    paths = [*good, src / "zero.mp4", src / "truncated.mp4", src / "text.mp4", src / "short.mp4", src / "missing.mp4", src / "folder.mp4"]
+    return _videos(paths)
+
+
+def test_bad_inputs_are_named_counted_and_skipped(tmp_path, bad_and_good):
+    manifest, metrics = extract_frames(bad_and_good, tmp_path / "frames", FramesParams(short_side=32, min_frames=8, workers=1))
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    status = dict(zip(manifest["video_id"], manifest["status"]))
+    assert status == {"c/good0": "ok", "c/good1": "ok", "c/zero": "empty", "c/truncated": "unreadable", "c/text": "unreadable",
+                      "c/short": "too_short", "c/missing": "missing", "c/folder": "unreadable"}
+    failed = manifest[manifest["status"] != "ok"]
+    assert (failed["reason"].str.len() > 0).all() and (failed["frames"] == "").all()
+    assert metrics["videos"] == 8 and metrics["usable"] == 2 and metrics["failed"] == 6
+    assert metrics["status"] == {"empty": 1, "missing": 1, "ok": 2, "too_short": 1, "unreadable": 3}
+    with FrameReader(tmp_path / "frames" / "c" / "good0.zip") as r:
+        assert len(r) == 20 and r.read([0]).shape == (1, 32, 43, 3)
+    assert not (tmp_path / "frames" / "c" / "short.zip").exists()
+
+
+def test_parallel_workers_give_the_same_manifest(tmp_path, bad_and_good):
+    p = FramesParams(short_side=32, min_frames=8, workers=1)
+    one, _ = extract_frames(bad_and_good, tmp_path / "a", p)
+    two, _ = extract_frames(bad_and_good, tmp_path / "b", FramesParams(short_side=32, min_frames=8, workers=2))
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_rerun_reuses_done_videos_and_params_change_invalidates(tmp_path):
+    src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(3)]
+    videos, out = _videos(src), tmp_path / "frames"
+    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    extract_frames(videos, out, p)
+    before = {f: os.stat(f).st_ino for f in out.rglob("*.zip")}
+    _, metrics = extract_frames(videos, out, p)
+    assert metrics["reused"] == 3 and {f: os.stat(f).st_ino for f in out.rglob("*.zip")} == before
+    manifest, metrics = extract_frames(videos, out, FramesParams(short_side=16, min_frames=4, workers=1))
+    assert metrics["reused"] == 0 and (manifest["height"] == 16).all()
+
+
+def test_videos_dropped_from_the_index_lose_their_containers(tmp_path):
+    src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(2)]
+    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    extract_frames(_videos(src), tmp_path / "frames", p)
+    extract_frames(_videos(src[:1]), tmp_path / "frames", p)
+    assert [f.name for f in (tmp_path / "frames").rglob("*.zip")] == ["v0.zip"]

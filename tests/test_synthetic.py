@@ -1,0 +1,86 @@
+"""The synthetic classes are defined by motion alone."""
+import numpy as np
+
+from mscl.synthetic import CLASSES, draw_scene, pose, render_frame, render_video, true_flow
+
+H, W, T = 48, 64, 16
+
+
+def _scenes(per_class, seed):
+    out = []
+    for label in range(len(CLASSES)):
+        for n in range(per_class):
+            rng = np.random.default_rng([seed, label, n])
+            out.append((draw_scene(rng, label, height=H, width=W, num_frames=T, speed=1.0), rng))
+    return out
+
+
+def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test):
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-9
+    x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
+    centroids = np.stack([x_train[y_train == c].mean(0) for c in range(len(CLASSES))])
+    pred = np.argmin(((x_test[:, None] - centroids[None]) ** 2).sum(-1), 1)
+    return (pred == y_test).mean()
+
+
+def _motion_features(scene):
+    """Mean u, v, curl and divergence of the exact flow over the object."""
+    flow, mask = true_flow(scene, T / 2)
+    y, x = np.nonzero(mask)
+    u, v = flow[mask, 0], flow[mask, 1]
+    dx, dy = x - x.mean(), y - y.mean()
+    return np.array([u.mean(), v.mean(), (dx * v - dy * u).mean(), (dx * u + dy * v).mean()])
+
+
+def _appearance_features(frame):
+    """Per-channel mean and std, and the mean intensity of a 4x4 grid."""
+    f = frame.astype(float)
+    grid = f.mean(-1).reshape(4, H // 4, 4, W // 4).mean((1, 3)).ravel()
+    return np.concatenate([f.mean((0, 1)), f.std((0, 1)), grid])
+
+
+def _split(features_fn, per_class=24):
+    train, test = _scenes(per_class, 1), _scenes(per_class, 2)
+    y_train = np.array([s.label for s, _ in train])
+    y_test = np.array([s.label for s, _ in test])
+    return features_fn(train), y_train, features_fn(test), y_test
+
+
+def test_class_is_recoverable_from_the_true_motion():
+    acc = _nearest_centroid_accuracy(*_split(lambda scenes: np.stack([_motion_features(s) for s, _ in scenes])))
+    assert acc > 0.95
+
+
+def test_single_frame_appearance_is_at_chance():
+    def features(scenes):
+        # one frame at a random time per video: the statistic a motion-blind model sees
+        return np.stack([_appearance_features(render_frame(s, int(rng.integers(T)), rng)) for s, rng in scenes])
+
+    acc = _nearest_centroid_accuracy(*_split(features, per_class=40))
+    n = 40 * len(CLASSES)
+    chance, sd = 1 / len(CLASSES), np.sqrt(1 / len(CLASSES) * (1 - 1 / len(CLASSES)) / n)
+    assert acc < chance + 3 * sd, acc
+
+
+def test_true_flow_matches_the_rendered_motion():
+    rng = np.random.default_rng(0)
+    scene = draw_scene(rng, CLASSES.index("right"), height=H, width=W, num_frames=T, speed=1.0)
+    flow, mask = true_flow(scene, 3)
+    assert np.allclose(flow[mask], [scene.velocity[0], 0.0], atol=1e-6) and scene.velocity[0] > 0
+    rot = draw_scene(rng, CLASSES.index("rotate_cw"), height=H, width=W, num_frames=T, speed=1.0)
+    c, _, _ = pose(rot, 0)
+    flow, mask = true_flow(rot, 0)
+    # clockwise on screen (y down): a point right of the centre moves down
+    right = mask & (np.arange(W)[None, :] > c[0] + 2) & (np.abs(np.arange(H)[:, None] - c[1]) < 2)
+    assert (flow[right, 1] > 0).all()
+
+
+def test_videos_are_reproducible_and_in_frame():
+    (s1, r1), (s2, r2) = _scenes(1, 7)[0], _scenes(1, 7)[0]
+    v1, v2 = render_video(s1, r1), render_video(s2, r2)
+    assert v1.shape == (T, H, W, 3) and v1.dtype == np.uint8
+    assert np.array_equal(v1, v2)
+    for scene, _ in _scenes(2, 3):
+        for t in (0, T - 1):
+            centre, _, radius = pose(scene, t)
+            assert 0 <= centre[0] <= W and 0 <= centre[1] <= H and radius > 0
