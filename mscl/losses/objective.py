@@ -1,0 +1,115 @@
+"""The MSCL objective as named terms (method doc 3.1-3.4) and which encodings each term needs.
+
+Streams: ``rgb``, ``flow`` (original colour-coded flow) and ``flow_rot`` (its FRA-rotated copy).
+Every InfoNCE term is one query stream, one positive-key stream and one bank of negatives:
+
+* ``rgb`` / ``flow``: the age-decayed queue as it was before this step's keys were enqueued;
+* ``flow_enqueued``: the flow queue after this step's original-flow keys were enqueued. The
+  released code reads it for the rotated-flow MoCo term (so the original flow of the same video
+  is a negative for its rotated query: the clip-level FRA negatives of sec. 3.1) and for the
+  RGB -> flow terms (so the positive key also sits among the negatives, sec. 8.2).
+
+The RGB bank that flow -> RGB terms read is captured before the RGB enqueue in the released code,
+so it never holds the current keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from torch import Tensor
+
+TERMS = (
+    "rgb_moco", "flow_moco", "flow_rot_moco",
+    "rgb_flow", "flow_rgb", "rgb_flow_rot", "flow_rot_rgb",
+    "lmcl",
+)
+ROTATED_TERMS = frozenset({"flow_rot_moco", "rgb_flow_rot", "flow_rot_rgb"})
+METHODS = ("mscl", "moco")
+# which stream's keys fill each bank of negatives
+BANK_SOURCE = {"rgb": "rgb", "flow": "flow", "flow_enqueued": "flow"}
+
+
+class NceTerm(NamedTuple):
+    """One InfoNCE term: query stream, positive-key stream, bank of negatives."""
+
+    query: str
+    key: str
+    negatives: str
+
+
+def nce_terms(*, exclude_positives_from_queue: bool = False) -> dict[str, NceTerm]:
+    """The seven InfoNCE terms of sec. 3.1-3.2.
+
+    Args:
+        exclude_positives_from_queue: False reproduces the released code (RGB -> flow and
+            RGB -> rotated-flow read ``flow_enqueued``); True makes them read the flow queue from
+            before this step's enqueue, so no term sees its own positive (or the original flow of
+            the same clip) among its negatives. The rotated-flow MoCo term keeps
+            ``flow_enqueued`` either way: there the current original-flow keys are the intended
+            FRA negatives, never the positive.
+    """
+    cross = "flow" if exclude_positives_from_queue else "flow_enqueued"
+    return {
+        "rgb_moco": NceTerm("rgb", "rgb", "rgb"),
+        "flow_moco": NceTerm("flow", "flow", "flow"),
+        "flow_rot_moco": NceTerm("flow_rot", "flow_rot", "flow_enqueued"),
+        "rgb_flow": NceTerm("rgb", "flow", cross),
+        "flow_rgb": NceTerm("flow", "rgb", "rgb"),
+        "rgb_flow_rot": NceTerm("rgb", "flow_rot", cross),
+        "flow_rot_rgb": NceTerm("flow_rot", "rgb", "rgb"),
+    }
+
+
+def active_terms(
+    weights: Mapping[str, float], *, method: str, lmcl: bool, fra: bool
+) -> dict[str, float]:
+    """Terms to compute, with their weights, in :data:`TERMS` order.
+
+    A term runs when its weight is > 0 and the switches allow it: ``method="moco"`` keeps only
+    ``rgb_moco``; ``lmcl=False`` drops ``lmcl``; ``fra=False`` drops every rotated-flow term.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    unknown = set(weights) - set(TERMS)
+    if unknown:
+        raise ValueError(f"unknown loss terms {sorted(unknown)}; known: {TERMS}")
+    active = {}
+    for name in TERMS:
+        w = weights.get(name, 0.0)
+        if w < 0:
+            raise ValueError(f"loss weight of {name} is negative: {w}")
+        allowed = (method == "mscl" or name == "rgb_moco") and (lmcl or name != "lmcl")
+        if w > 0 and allowed and (fra or name not in ROTATED_TERMS):
+            active[name] = float(w)
+    if not active:
+        raise ValueError("every loss term is disabled")
+    return active
+
+
+def needed_streams(
+    active: Mapping[str, float], terms: Mapping[str, NceTerm], *, fra: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Streams whose queries and whose keys must be encoded for the active terms.
+
+    Keys are also needed for every stream that fills a bank some active term reads, so the
+    queue keeps receiving fresh keys. LMCL needs the RGB and flow queries (and the rotated-flow
+    query when FRA is on) for their feature maps.
+    Returns:
+        (query streams, key streams), each ordered rgb, flow, flow_rot.
+    """
+    queries, keys = set(), set()
+    for name in active:
+        if name == "lmcl":
+            queries |= {"rgb", "flow", "flow_rot"} if fra else {"rgb", "flow"}
+            continue
+        t = terms[name]
+        queries.add(t.query)
+        keys |= {t.key, BANK_SOURCE[t.negatives]}
+    order = ("rgb", "flow", "flow_rot")
+    return tuple(s for s in order if s in queries), tuple(s for s in order if s in keys)
+
+
+def total_loss(losses: Mapping[str, Tensor]) -> Tensor:
+    """Sum of the (already weighted) named terms, sec. 3.4."""
+    return sum(losses.values())

@@ -1,0 +1,1 @@
+"""Self-supervised pretraining: per-iteration schedules and the MSCL / MoCo model."""
