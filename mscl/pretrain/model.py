@@ -89,6 +89,8 @@ class MSCL(nn.Module):
     ) -> dict[str, Tensor]:
         """One step: update key nets and queues, return the weighted named loss terms.
 
+        Every call changes state (key-net EMA, queues), so call it for training steps only.
+
         Args:
             rgb_q, rgb_k: (B, 3, T, H, W) normalised RGB clips (query and key views).
             flow_q, flow_k: (B, 3, T, H, W) colour-coded flow of the same clips, in [0, 1].
