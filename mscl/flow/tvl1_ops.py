@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# OpenCV only divides by |grad I1|^2 above float32's machine epsilon.
+# OpenCV divides by |grad I1|^2 only above float32's machine epsilon.
 FLT_EPSILON = float(torch.finfo(torch.float32).eps)
 
 
@@ -114,38 +114,24 @@ def warp(images: Tensor, flow: Tensor, mode: str) -> Tensor:
     return out
 
 
-def median_filter(x: Tensor, k: int) -> Tensor:
-    """``k x k`` median of every channel of ``(B, C, H, W)`` with replicated borders (``cv2.medianBlur``)."""
-    B, C, H, W = x.shape
-    r = k // 2
-    pad = F.pad(x, (r, r, r, r), mode="replicate")
-    taps = pad.unfold(2, k, 1).unfold(3, k, 1)  # (B, C, H, W, k, k)
-    return taps.reshape(B, C, H, W, k * k).median(dim=-1).values
-
-
 def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: float) -> Tensor:
     """Pointwise minimiser ``v`` of the linearised data term (the TH operator of Zach et al.).
 
     Args:
         u: ``(B, C, H, W)`` current flow (plus illumination channel when C = 3).
         dI: ``(B, C, H, W)`` warped gradient of I1 (``gamma`` in the illumination channel).
-        grad: ``(B, 1, H, W)`` ``|grad I1w|^2``; rho_c: ``(B, 1, H, W)`` residual at ``u = 0``.
+        grad: ``(B, 1, H, W)`` ``|grad I1w|^2`` floored at ``FLT_EPSILON``.
+        rho_c: ``(B, 1, H, W)`` residual ``I1w - I0`` extrapolated to ``u = 0``.
         l_t: ``lambda * theta``.
     Returns:
         ``v`` ``(B, C, H, W)``.
     """
     rho = rho_c + (dI * u).sum(dim=1, keepdim=True)  # (B, 1, H, W) linearised residual
-    # Three cases of the shrinkage; the last also needs |grad|^2 large enough to divide by.
-    coef = torch.where(
-        rho < -l_t * grad,
-        l_t,
-        torch.where(
-            rho > l_t * grad,
-            -l_t,
-            torch.where(grad > FLT_EPSILON, -rho / grad.clamp_min(FLT_EPSILON), 0.0),
-        ),
-    )
-    return u + coef * dI
+    # The three cases of the shrinkage (step -rho/|grad|^2 if it is within +-l_t, else +-l_t)
+    # are one clamp. OpenCV instead steps 0 when |grad|^2 <= FLT_EPSILON and |rho| <= l_t
+    # |grad|^2; the floor on grad keeps that case within l_t * FLT_EPSILON of it.
+    coef = (-rho / grad).clamp(-l_t, l_t)
+    return torch.addcmul(u, coef, dI)
 
 
 def primal_dual_steps(
@@ -159,17 +145,17 @@ def primal_dual_steps(
     update ``sum |u' - u|^2`` is ``<= eps``, exactly as OpenCV's per-pair loop stops.
 
     Args:
-        u: ``(B, C, H, W)``; p: ``(B, C, 2, H, W)`` dual variable; active: ``(B,)`` bool.
+        u: ``(B, C, H, W)``; p: ``(B, C, 2, H, W)`` dual variable; active: ``(B,)`` bool;
+        dI, grad, rho_c: as in :func:`threshold_step`.
     Returns:
         updated ``(u, p, active)``.
     """
     for _ in range(steps):
         keep = active[:, None, None, None]  # (B, 1, 1, 1)
-        v = threshold_step(u, dI, grad, rho_c, l_t)
-        u_new = v + theta * divergence(p)
+        u_new = threshold_step(u, dI, grad, rho_c, l_t) + theta * divergence(p)
         err = (u_new - u).square().sum(dim=(1, 2, 3))  # (B,)
         g = forward_gradient(u_new)  # (B, C, 2, H, W)
-        p_new = (p + taut * g) / (1.0 + taut * g.square().sum(dim=2, keepdim=True).sqrt())
+        p_new = (p + taut * g) / (1.0 + taut * torch.hypot(g[:, :, 0:1], g[:, :, 1:2]))
         u = torch.where(keep, u_new, u)
         p = torch.where(keep[..., None], p_new, p)
         active = active & (err > eps)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mscl.flow.tvl1_ops import centered_gradient, median_filter, primal_dual_steps, resize_linear, warp
+from mscl.flow.median import median_filter
+from mscl.flow.tvl1_ops import FLT_EPSILON, centered_gradient, primal_dual_steps, resize_linear, warp
 from mscl.params import FlowParams
 
 
@@ -58,7 +59,7 @@ def _data_term(I0: Tensor, I1: Tensor, Ix: Tensor, Iy: Tensor, u: Tensor, p: Flo
     """
     warped = warp(torch.stack((I1, Ix, Iy), dim=1), u[:, :2], p.interpolation)  # (B, 3, H, W)
     I1w, I1wx, I1wy = warped[:, 0:1], warped[:, 1:2], warped[:, 2:3]
-    grad = I1wx.square() + I1wy.square()
+    grad = (I1wx.square() + I1wy.square()).clamp_min(FLT_EPSILON)
     rho_c = I1w - I1wx * u[:, 0:1] - I1wy * u[:, 1:2] - I0[:, None]
     dI = [I1wx, I1wy] + ([torch.full_like(I1wx, p.gamma)] if u.shape[1] == 3 else [])
     return torch.cat(dI, dim=1), grad, rho_c
