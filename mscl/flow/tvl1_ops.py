@@ -64,7 +64,8 @@ def forward_gradient(u: Tensor) -> Tensor:
 def divergence(p: Tensor) -> Tensor:
     """Backward-difference divergence of ``(B, C, 2, H, W)`` with ``p = 0`` outside -> ``(B, C, H, W)``.
 
-    It is minus the adjoint of :func:`forward_gradient`, as the primal-dual scheme requires.
+    It is minus the adjoint of :func:`forward_gradient` on duals that vanish where that gradient
+    does (last column of ``p_x``, last row of ``p_y``), which the dual update preserves.
     """
     px, py = p[:, :, 0], p[:, :, 1]
     return px - F.pad(px[..., :, :-1], (1, 0)) + py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
