@@ -92,10 +92,86 @@ class FlowParams:
     median_filtering: int = _f(5, min=1, max=15)
 
 
+@dataclass(frozen=True)
+class ScreenParams:
+    """Motion Differential Sampling (method doc section 4): which clip starts pretraining uses."""
+
+    enabled: bool = _f(True, doc="false keeps every candidate start (the MDS ablation)")
+    block: int = _f(28, min=1, doc="attention pooling block, pixels")
+    clip_len: int = _f(8, min=1, doc="flows per scored clip")
+    stride: int = _f(4, min=1, doc="flow-index step inside a scored clip")
+    device: str = _f("auto", choices=DEVICES)
+    pictures: bool = _f(True, doc="draw kept vs rejected motion scores under reports/screen/")
+
+
+@dataclass(frozen=True)
+class PretrainParams:
+    """Self-supervised pretraining (method doc sections 1-3 and 5). Paper values in the README."""
+
+    method: str = _f("mscl", choices=("mscl", "moco"))
+    device: str = _f("auto", choices=DEVICES)
+    seed: int = _f(0, min=0)
+    # data (method doc 2.2-2.4), in flow-index units
+    clip_len: int = _f(8, min=1)
+    interval: int = _f(8, min=1)
+    shift_range: int = _f(1, min=0, doc="key start = nearest kept start to query + U[-s, s], s = shift_range*clip_len*interval")
+    retries: int = _f(10, min=0, doc="query start redraws until it lies in the MDS-kept starts")
+    crop_size: int = _f(112, min=16)
+    crop_scale: tuple[float, ...] = _f((0.2, 1.0), min=0.01, max=1.0)
+    flip_negate_u: bool = _f(False, doc="corrected flip of flow (method doc 8.5); literal = false")
+    rescale_flow: bool = _f(False, doc="scale flow vectors with the crop resize (physically consistent)")
+    color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (method doc 8.6); literal = false")
+    gpu_augment: bool = _f(True, doc="colour jitter and flow colour coding on the training device")
+    workers: int = _f(2, min=0, doc="data loader processes")
+    # model (method doc 1 and 3)
+    width: int = _f(64, min=4, doc="R3D-18 stem width (64 = torchvision's r3d_18)")
+    flow_width: int = _f(64, min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
+    dim: int = _f(128, min=1)
+    queue_size: int = _f(65536, min=1)
+    temperature: float = _f(0.07, min=1e-4)
+    queue_decay: float = _f(0.99999, min=0.0, max=1.0)
+    rgb_moco_weight: float = _f(1.0, min=0.0)
+    flow_moco_weight: float = _f(1.0, min=0.0)
+    flow_rot_moco_weight: float = _f(1.0, min=0.0)
+    rgb_flow_weight: float = _f(1.0, min=0.0)
+    flow_rgb_weight: float = _f(1.0, min=0.0)
+    rgb_flow_rot_weight: float = _f(1.0, min=0.0)
+    flow_rot_rgb_weight: float = _f(1.0, min=0.0)
+    lmcl_weight: float = _f(1.0, min=0.0)
+    lmcl: bool = _f(True, doc="local motion contrast (LMCL) switch")
+    fra: bool = _f(True, doc="flow rotation augmentation switch: false drops every rotated-flow term")
+    exclude_positives_from_queue: bool = _f(False, doc="method doc 8.2; literal = false")
+    single_flow_momentum_update: bool = _f(False, doc="method doc 8.3; literal = false (two updates per step)")
+    # optimisation (method doc 5)
+    batch_size: int = _f(128, min=1, doc="global batch over all GPUs")
+    epochs: int = _f(400, min=1)
+    lr: float = _f(0.02, min=0.0, doc="for the global batch_size given (0.02 per 128 in the paper)")
+    momentum: float = _f(0.9, min=0.0, max=1.0)
+    weight_decay: float = _f(1e-4, min=0.0)
+    grad_clip: float = _f(40.0, min=0.0, doc="0 disables clipping")
+    warmup_epochs: float = _f(5.0, min=0.0)
+    warmup_ratio: float = _f(0.1, min=0.0, max=1.0)
+    min_lr: float = _f(0.0, min=0.0)
+    momentum_base: float = _f(0.994, min=0.0, max=1.0, doc="key-encoder EMA momentum at step 0 (cosine to 1)")
+    # speed and distribution
+    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
+    channels_last: bool = _f(True, doc="channels_last_3d memory format on CUDA")
+    compile: bool = _f(False, doc="torch.compile the encoders")
+    gpus: int = _f(1, min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")
+    nnodes: int = _f(1, min=1)
+    node_rank: int = _f(0, min=0)
+    master_addr: str = _f("127.0.0.1")
+    master_port: int = _f(29500, min=1, max=65535)
+    checkpoint_every: int = _f(100, min=1, doc="steps between checkpoints")
+    log_every: int = _f(10, min=1, doc="steps between dvclive logs")
+
+
 SECTIONS: dict[str, type] = {
     "index": IndexParams,
     "frames": FramesParams,
     "flow": FlowParams,
+    "screen": ScreenParams,
+    "pretrain": PretrainParams,
 }
 
 

@@ -34,6 +34,12 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_json(path: str | Path, obj) -> None:
     """Atomically write ``obj`` as indented JSON (keys kept in insertion order)."""
     write_text(path, json.dumps(obj, indent=2) + "\n")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from mscl.io.atomic import remove_stale_temporaries
 from mscl.io.frames import read_meta, write_frames
+from mscl.io.manifest import container_name, manifest_metrics, remove_orphans
 from mscl.io.pool import fingerprint, parallel_map
 from mscl.io.tables import USABLE
 from mscl.io.video import VideoError, decode_video
@@ -30,11 +31,6 @@ class FrameJob:
     source: str
     target: str
     params: FramesParams
-
-
-def container_name(video_id: str, ext: str = "zip") -> str:
-    """Relative file name of a video's container (video ids may contain '/')."""
-    return f"{video_id}.{ext}"
 
 
 def job_fingerprint(job: FrameJob) -> str:
@@ -81,14 +77,6 @@ def _done_row(job: FrameJob) -> dict | None:
     return _row(job, meta["status"], meta.get("reason", ""), meta)
 
 
-def remove_orphans(out_dir: Path, keep: set[str], ext: str = "zip") -> int:
-    """Delete containers under ``out_dir`` whose video is no longer indexed; returns the count."""
-    orphans = [p for p in out_dir.rglob(f"*.{ext}") if str(p.relative_to(out_dir)) not in keep]
-    for p in orphans:
-        p.unlink()
-    return len(orphans)
-
-
 def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams) -> tuple[pd.DataFrame, dict]:
     """Decode every video of ``videos`` (video index) into ``out_dir``.
 
@@ -109,18 +97,7 @@ def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams) -
         rows[row["video_id"]] = row
     remove_orphans(out_dir, {container_name(j.video_id) for j in jobs})
     manifest = pd.DataFrame([rows[j.video_id] for j in jobs], columns=MANIFEST_COLUMNS)
-    return manifest, stage_metrics(manifest, reused=len(jobs) - len(todo), seconds=time.perf_counter() - start)
+    metrics = manifest_metrics(manifest, reused=len(jobs) - len(todo), seconds=time.perf_counter() - start)
+    metrics["frames"] = int(manifest.loc[manifest["status"].isin(USABLE), "num_frames"].sum())
+    return manifest, metrics
 
-
-def stage_metrics(manifest: pd.DataFrame, *, reused: int, seconds: float) -> dict:
-    """Counts per status, usable videos and frames, reuse and speed, for ``metrics/<stage>.json``."""
-    usable = manifest["status"].isin(USABLE)
-    return {
-        "videos": len(manifest),
-        "usable": int(usable.sum()),
-        "failed": int((~usable).sum()),
-        "status": {k: int(v) for k, v in manifest["status"].value_counts().sort_index().items()},
-        "frames": int(manifest.loc[usable, "num_frames"].sum()),
-        "reused": reused,
-        "seconds": round(seconds, 2),
-    }

@@ -1,0 +1,203 @@
+"""The ``flow`` stage's work: TV-L1 flow of every video's frame pairs into one flow container.
+
+Pairs are (i, i + offset) for i = 0, step, 2 step, ... (design doc, "Flow"). Two backends:
+``opencv`` runs one video per worker process; ``torch`` batches the pairs of many videos on one
+device. Resumable as the frames stage: a container whose fingerprint matches is kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
+from mscl.flow.tvl1_torch import resolve_device, tvl1_torch
+from mscl.io.atomic import remove_stale_temporaries
+from mscl.io.flow_files import write_flow
+from mscl.io.frames import FrameReader, read_meta
+from mscl.io.manifest import container_name, manifest_metrics, remove_orphans
+from mscl.io.pool import fingerprint, parallel_map
+from mscl.io.tables import USABLE
+from mscl.params import FlowParams
+
+MANIFEST_COLUMNS = ["video_id", "flow", "num_flows", "height", "width", "clipped", "status", "reason"]
+# params that change the stored flow (workers, device, batch size and pictures do not)
+_OUTPUT_FIELDS = ("offset", "step", "bound", "interpolation", "tau", "lambda_", "theta", "scales", "warps", "epsilon",
+                  "inner_iterations", "outer_iterations", "scale_step", "gamma", "median_filtering")
+
+
+def flow_pairs(num_frames: int, offset: int, step: int) -> list[tuple[int, int]]:
+    """Frame pairs ``(i, i + offset)`` for ``i = 0, step, ...`` with both frames stored."""
+    return [(i, i + offset) for i in range(0, num_frames - offset, step)]
+
+
+def resolve_backend(p: FlowParams) -> str:
+    """``auto`` -> ``torch`` when CUDA is available (the GPU backend), else ``opencv``."""
+    if p.backend != "auto":
+        return p.backend
+    return "torch" if resolve_device(p.device).type == "cuda" else "opencv"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowJob:
+    """One video: its frames container, where its flow goes, and what the result depends on."""
+
+    video_id: str
+    frames: str
+    target: str
+    params: FlowParams
+    fingerprint: str
+
+
+def _row(job: FlowJob, status: str, reason: str = "", meta: dict | None = None) -> dict:
+    meta = meta or {}
+    return {"video_id": job.video_id, "flow": container_name(job.video_id) if status in USABLE else "",
+            "num_flows": meta.get("num_flows", 0), "height": meta.get("height", 0), "width": meta.get("width", 0),
+            "clipped": meta.get("clipped", 0.0), "status": status, "reason": reason}
+
+
+def _load(job: FlowJob) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Grayscale frames ``(T, H, W)`` uint8 of the job's video and its frame pairs."""
+    with FrameReader(job.frames) as reader:
+        pairs = flow_pairs(len(reader), job.params.offset, job.params.step)
+        gray = to_gray(reader.read(range(len(reader)))) if pairs else np.zeros((0, 0, 0), np.uint8)
+    return gray, pairs
+
+
+def _save(job: FlowJob, flow: np.ndarray) -> dict:
+    """Write one video's flow ``(N, H, W, 2)``; returns its manifest row."""
+    meta = {"fingerprint": job.fingerprint, "offset": job.params.offset, "step": job.params.step}
+    write_flow(job.target, flow, bound=job.params.bound, meta=meta)
+    return _row(job, "ok", meta=read_meta(job.target))
+
+
+def _too_short(job: FlowJob, num_frames: int) -> dict:
+    return _row(job, "too_short", f"{num_frames} frames: no pair (i, i + {job.params.offset})")
+
+
+def flow_one_opencv(job: FlowJob) -> dict:
+    """OpenCV TV-L1 of one video (runs in a worker process); returns its manifest row."""
+    loaded = _safe_load(job)
+    if isinstance(loaded, dict):
+        return loaded
+    gray, pairs = loaded
+    return _save(job, tvl1_pairs_opencv(gray, pairs, job.params))
+
+
+def _prefetched(jobs: list[FlowJob], depth: int = 4) -> Iterator[tuple[FlowJob, object]]:
+    """(job, loaded) in order, reading up to ``depth`` videos ahead in a thread."""
+    with ThreadPoolExecutor(1) as io:
+        futures = [io.submit(_safe_load, j) for j in jobs[:depth]]
+        for k, job in enumerate(jobs):
+            if k + depth < len(jobs):
+                futures.append(io.submit(_safe_load, jobs[k + depth]))
+            yield job, futures[k].result()
+            futures[k] = None  # free the frames
+
+
+def _batches(jobs: list[FlowJob], batch: int, rows: dict) -> Iterator[tuple[list, torch.Tensor, torch.Tensor]]:
+    """Yield batches of same-size frame pairs across videos: ([(job, pair index, n_pairs)], I0, I1).
+
+    Videos that cannot be read or have no pair get their row in ``rows`` and are skipped.
+    """
+    pending, I0, I1 = [], [], []
+    for job, loaded in _prefetched(jobs):
+        if isinstance(loaded, dict):
+            rows[job.video_id] = loaded
+            continue
+        gray, pairs = loaded
+        for n, (i, j) in enumerate(pairs):
+            if I0 and (len(I0) == batch or I0[-1].shape != gray[i].shape):
+                yield pending, torch.from_numpy(np.stack(I0)), torch.from_numpy(np.stack(I1))
+                pending, I0, I1 = [], [], []
+            pending.append((job, n, len(pairs)))
+            I0.append(gray[i])
+            I1.append(gray[j])
+    if I0:
+        yield pending, torch.from_numpy(np.stack(I0)), torch.from_numpy(np.stack(I1))
+
+
+def _safe_load(job: FlowJob) -> tuple[np.ndarray, list] | dict:
+    """``_load`` for the torch path: a manifest row instead of an exception or an empty video."""
+    try:
+        gray, pairs = _load(job)
+    except (OSError, KeyError, ValueError) as e:
+        return _row(job, "unreadable", f"frames container: {e}")
+    return (gray, pairs) if pairs else _too_short(job, len(gray))
+
+
+def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device) -> Iterator[dict]:
+    """Batched TV-L1 of many videos on ``device``; yields manifest rows as videos complete."""
+    rows, partial = {}, {}
+    with ThreadPoolExecutor(max(1, p.workers)) as writer:  # PNG encoding overlaps the next batch
+        futures = []
+        for pending, I0, I1 in _batches(jobs, p.batch_pairs, rows):
+            flow = tvl1_torch(I0.to(device), I1.to(device), p).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 2)
+            for (job, n, total), f in zip(pending, flow):
+                buf = partial.setdefault(job.video_id, np.empty((total, *f.shape), np.float32))
+                buf[n] = f
+                if n == total - 1:
+                    futures.append(writer.submit(_save, job, partial.pop(job.video_id)))
+            yield from rows.values()
+            rows.clear()
+        yield from rows.values()
+        for fut in futures:
+            yield fut.result()
+
+
+def _job(video_id: str, frames_path: str, out_dir: Path, p: FlowParams, backend: str) -> FlowJob:
+    source = read_meta(frames_path) or {}
+    key = [source.get("fingerprint"), backend, [getattr(p, f) for f in _OUTPUT_FIELDS]]
+    return FlowJob(video_id, frames_path, str(out_dir / container_name(video_id)), p, fingerprint(key))
+
+
+def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir: str | Path, p: FlowParams) -> tuple[pd.DataFrame, dict]:
+    """TV-L1 flow of every usable video of the frames manifest into ``out_dir``.
+
+    Returns:
+        the flow manifest (``MANIFEST_COLUMNS``, in frames-manifest order) and the metrics.
+    """
+    start, out_dir, backend = time.perf_counter(), Path(out_dir), resolve_backend(p)
+    remove_stale_temporaries(out_dir)
+    rows, jobs, reused = {}, [], 0
+    for r in frames_manifest.itertuples():
+        if r.status not in USABLE:
+            rows[r.video_id] = _row(FlowJob(r.video_id, "", "", p, ""), "no_frames", f"frames stage: {r.status}: {r.reason}")
+            continue
+        job = _job(r.video_id, str(Path(frames_dir) / r.frames), out_dir, p, backend)
+        meta = read_meta(job.target)
+        if meta is not None and meta.get("fingerprint") == job.fingerprint:
+            rows[r.video_id], reused = _row(job, "ok", meta=meta), reused + 1
+        else:
+            jobs.append(job)
+    if backend == "opencv":
+        done = parallel_map(flow_one_opencv, jobs, workers=p.workers, desc="flow (opencv)")
+    else:
+        done = _progress(flow_torch(jobs, p, resolve_device(p.device)), len(jobs))
+    computed = 0
+    for row in done:
+        rows[row["video_id"]] = row
+        computed += row["num_flows"] if row["status"] in USABLE else 0
+    remove_orphans(out_dir, {container_name(v) for v in frames_manifest["video_id"]})
+    manifest = pd.DataFrame([rows[v] for v in frames_manifest["video_id"]], columns=MANIFEST_COLUMNS)
+    metrics = manifest_metrics(manifest, reused=reused, seconds=time.perf_counter() - start)
+    usable = manifest[manifest["status"].isin(USABLE)]
+    metrics.update(backend=backend, flows=int(usable["num_flows"].sum()),
+                   pairs_per_second=round(computed / max(metrics["seconds"], 1e-9), 1),
+                   clipped=round(float(usable["clipped"].mean()) if len(usable) else 0.0, 6))
+    return manifest, metrics
+
+
+def _progress(rows: Iterator[dict], total: int) -> Iterator[dict]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="flow (torch)", unit="video", dynamic_ncols=True) as bar:
+        for row in rows:
+            bar.update()
+            yield row

@@ -1,0 +1,34 @@
+"""What every per-video stage shares: container names, orphan removal, manifest metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mscl.io.tables import USABLE
+
+
+def container_name(video_id: str, ext: str = "zip") -> str:
+    """Relative file name of a video's container (video ids may contain '/')."""
+    return f"{video_id}.{ext}"
+
+
+def remove_orphans(out_dir: Path, keep: set[str], ext: str = "zip") -> int:
+    """Delete containers under ``out_dir`` whose video is no longer listed; returns the count."""
+    orphans = [p for p in Path(out_dir).rglob(f"*.{ext}") if str(p.relative_to(out_dir)) not in keep]
+    for p in orphans:
+        p.unlink()
+    return len(orphans)
+
+
+def manifest_metrics(manifest: pd.DataFrame, *, reused: int, seconds: float) -> dict:
+    """Counts per status, usable and failed videos, reuse and time, for ``metrics/<stage>.json``."""
+    usable = manifest["status"].isin(USABLE)
+    return {
+        "videos": len(manifest),
+        "usable": int(usable.sum()),
+        "failed": int((~usable).sum()),
+        "status": {k: int(v) for k, v in manifest["status"].value_counts().sort_index().items()},
+        "reused": reused,
+        "seconds": round(seconds, 2),
+    }

@@ -1,0 +1,38 @@
+"""Stage ``flow``: TV-L1 optical flow of every video, quantised, plus a few flow pictures."""
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from mscl.flow.extraction import extract_flow
+from mscl.flow.pictures import render_flow_pictures
+from mscl.io.atomic import write_json
+from mscl.io.tables import read_csv, write_csv
+from mscl.params import load_section
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("params", help="params.yaml")
+    ap.add_argument("frames_dir", help="input: frame containers and their manifest.csv")
+    ap.add_argument("out_dir", help="output: flow containers and manifest.csv")
+    ap.add_argument("pictures_dir", help="output: flow pictures")
+    ap.add_argument("metrics", help="output: metrics json")
+    args = ap.parse_args(argv)
+    p = load_section(args.params, "flow")
+    frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
+    manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p)
+    write_csv(manifest, Path(args.out_dir) / "manifest.csv")
+    shutil.rmtree(args.pictures_dir, ignore_errors=True)
+    Path(args.pictures_dir).mkdir(parents=True)
+    shown = manifest.merge(frames[["video_id", "frames"]], on="video_id")
+    render_flow_pictures(shown, args.frames_dir, args.out_dir, args.pictures_dir, count=p.pictures, step=p.step)
+    write_json(args.metrics, metrics)
+    print(f"flow ({metrics['backend']}): {metrics['usable']}/{metrics['videos']} videos, {metrics['flows']} flows, "
+          f"{metrics['pairs_per_second']} pairs/s, clipped fraction {metrics['clipped']}")
+    if metrics["videos"] and not metrics["usable"]:
+        sys.exit("flow: every video failed; see the manifest for the reasons")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+import dataclasses
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mscl.flow.extraction import MANIFEST_COLUMNS, extract_flow, flow_pairs, resolve_backend
+from mscl.io.flow_files import FlowReader
+from mscl.io.frames import write_frames
+from mscl.params import FlowParams
+from mscl.synthetic import CLASSES, draw_scene, render_video, true_flow
+
+FAST = FlowParams(offset=2, step=2, workers=1, scales=3, warps=3, outer_iterations=3, bound=10.0)
+
+
+def test_flow_pairs():
+    assert flow_pairs(48, 8, 2)[-1] == (38, 46) and len(flow_pairs(48, 8, 2)) == 20
+    assert flow_pairs(5, 1, 1) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert flow_pairs(8, 8, 2) == [] and flow_pairs(3, 8, 2) == []
+
+
+def test_auto_backend_is_opencv_without_cuda():
+    assert resolve_backend(FlowParams(backend="auto", device="cpu")) == "opencv"
+    assert resolve_backend(FlowParams(backend="torch")) == "torch"
+
+
+def _frames_dir(tmp_path, n_frames=(9, 9)):
+    """Frame containers of rightward-moving synthetic videos; returns (frames manifest, dir, scenes)."""
+    rows, scenes = [], []
+    for k, t in enumerate(n_frames):
+        rng = np.random.default_rng(k)
+        scene = draw_scene(rng, CLASSES.index("right"), height=40, width=48, num_frames=t, speed=1.0)
+        write_frames(tmp_path / "frames" / f"v{k}.zip", render_video(scene, rng), quality=95, meta={"fingerprint": str(k)})
+        rows.append({"video_id": f"v{k}", "frames": f"v{k}.zip", "status": "ok", "reason": ""})
+        scenes.append(scene)
+    return pd.DataFrame(rows), tmp_path / "frames", scenes
+
+
+@pytest.mark.parametrize("backend", ["opencv", "torch"])
+def test_extract_flow_recovers_motion_and_carries_failures(tmp_path, backend):
+    frames, frames_dir, scenes = _frames_dir(tmp_path, (9, 2))
+    frames.loc[2] = {"video_id": "broken", "frames": "", "status": "empty", "reason": "zero-byte file"}
+    p = dataclasses.replace(FAST, backend=backend, device="cpu")
+    manifest, metrics = extract_flow(frames, frames_dir, tmp_path / "flow", p)
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert manifest["status"].tolist() == ["ok", "too_short", "no_frames"]
+    assert "zero-byte" in manifest.loc[2, "reason"] and metrics["failed"] == 2 and metrics["backend"] == backend
+    assert manifest.loc[0, "num_flows"] == 4 and metrics["flows"] == 4
+    with FlowReader(tmp_path / "flow" / "v0.zip") as r:
+        flow = r.read([1])[0]  # frames 2 -> 4
+    truth, mask = true_flow(scenes[0], 2, dt=2)
+    inner = mask & (np.abs(np.gradient(mask.astype(float))[0]) == 0)
+    epe = np.hypot(*(flow[inner] - truth[inner]).T).mean()
+    assert epe < 0.5, epe
+
+
+def test_rerun_reuses_and_tvl1_param_change_recomputes(tmp_path):
+    frames, frames_dir, _ = _frames_dir(tmp_path)
+    extract_flow(frames, frames_dir, tmp_path / "flow", FAST)
+    ino = {f: os.stat(f).st_ino for f in (tmp_path / "flow").rglob("*.zip")}
+    _, m = extract_flow(frames, frames_dir, tmp_path / "flow", dataclasses.replace(FAST, workers=2, pictures=1))
+    assert m["reused"] == 2 and {f: os.stat(f).st_ino for f in ino} == ino
+    _, m = extract_flow(frames, frames_dir, tmp_path / "flow", dataclasses.replace(FAST, tau=0.2))
+    assert m["reused"] == 0
