@@ -6,6 +6,9 @@ identity and the MoCo batch shuffle is a local permutation.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
@@ -82,3 +85,32 @@ def batch_unshuffle(x: Tensor, idx_unshuffle: Tensor) -> Tensor:
     x_all = all_gather(x)  # (N, ...) in shuffled order
     mine = idx_unshuffle.view(world_size(), -1)[rank()]
     return x_all[mine]
+
+
+def launched_by_torchrun() -> bool:
+    """True inside a process started by torchrun (it sets LOCAL_RANK)."""
+    return "LOCAL_RANK" in os.environ
+
+
+def torchrun_command(argv: list[str], *, nproc: int, nnodes: int, node_rank: int, master_addr: str, master_port: int) -> list[str]:
+    """The command that reruns ``argv`` (script + args) as ``nproc`` processes per node."""
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--nnodes={nnodes}",
+            f"--node_rank={node_rank}", f"--master_addr={master_addr}", f"--master_port={master_port}", *argv]
+
+
+def init_from_env(device_type: str) -> torch.device:
+    """Join the process group torchrun describes (NCCL on CUDA, gloo on CPU); returns this
+    process's device. Without torchrun: no group, device ``device_type``."""
+    if not launched_by_torchrun():
+        return torch.device(device_type)
+    local = int(os.environ["LOCAL_RANK"])
+    if device_type == "cuda":
+        torch.cuda.set_device(local)
+    dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return torch.device(f"cuda:{local}") if device_type == "cuda" else torch.device("cpu")
+
+
+def shutdown() -> None:
+    """Leave the process group, if any."""
+    if is_distributed():
+        dist.destroy_process_group()

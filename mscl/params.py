@@ -72,6 +72,8 @@ class FlowParams:
 
     backend: str = _f("auto", choices=("auto", "opencv", "torch"))
     device: str = _f("auto", choices=DEVICES)
+    splits: tuple[str, ...] = _f(("train", "val", "test"), choices=("train", "val", "test"),
+                                 doc="which splits get flow (pretraining reads the train split only)")
     offset: int = _f(8, min=1)
     step: int = _f(2, min=1)
     bound: float = _f(20.0, min=1.0, max=255.0)

@@ -7,13 +7,14 @@ from pathlib import Path
 from mscl.flow.extraction import extract_flow
 from mscl.flow.pictures import render_flow_pictures
 from mscl.io.atomic import write_json
-from mscl.io.tables import read_csv, write_csv
+from mscl.io.tables import read_csv, read_videos, write_csv
 from mscl.params import load_section
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("params", help="params.yaml")
+    ap.add_argument("videos_csv", help="input: the video index (splits)")
     ap.add_argument("frames_dir", help="input: frame containers and their manifest.csv")
     ap.add_argument("out_dir", help="output: flow containers and manifest.csv")
     ap.add_argument("pictures_dir", help="output: flow pictures")
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     p = load_section(args.params, "flow")
     frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
+    split = read_videos(args.videos_csv).set_index("video_id")["split"]
+    frames = frames[frames["video_id"].map(split).isin(p.splits)].reset_index(drop=True)
     manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p)
     write_csv(manifest, Path(args.out_dir) / "manifest.csv")
     shutil.rmtree(args.pictures_dir, ignore_errors=True)
