@@ -1,0 +1,188 @@
+"""Labeled clips for the downstream stages: fine-tuning, linear probe and retrieval (method doc 6).
+
+Training (6.1): ``num_frames`` equal segments spread over the whole video, one random frame per
+segment (TSN sampling), one random resized crop (area 0.08-1, aspect 3/4-4/3) resized to
+``crop_size``, ImageNet normalisation; no flip (direction is the label in SSv2 and in our
+synthetic classes). Evaluation: ``clips`` clips of the same segments, clip c taking the frame
+at relative offset (c + 1/2) / clips inside every segment (one clip = the segment centres of
+6.1; several clips = evenly spaced starts with the segment length as a fixed stride), short side
+resized to ``crop_size``, then 1 centre crop or 3 crops along the long side.
+
+An item holds every view of one video, ``(V, 3, T, S, S)``, with its label and row index, so
+clip scores can be averaged per video (V = 1 in training, clips x crops in evaluation).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from mscl.io.frames import FrameReader
+from mscl.io.tables import USABLE
+from mscl.transforms.color import normalize
+from mscl.transforms.spatial import (
+    center_crop_box,
+    random_resized_crop_boxes,
+    resize_short_side,
+    resized_crop,
+    three_crop_boxes,
+)
+
+MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "status"]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def evaluation_split(videos: pd.DataFrame) -> str:
+    """``"test"`` when the index has a test split, else ``"val"``."""
+    return "test" if (videos["split"] == "test").any() else "val"
+
+
+def class_names(videos: pd.DataFrame) -> list[str]:
+    """Class names ordered by label (labels are 0 .. C-1 over the whole index)."""
+    names = videos.drop_duplicates("label").set_index("label")["label_name"]
+    return [str(names.get(i, i)) for i in range(int(videos["label"].max()) + 1)]
+
+
+def labeled_videos(videos: pd.DataFrame, manifest: pd.DataFrame, frames_dir: str | Path, split: str) -> pd.DataFrame:
+    """The videos of ``split`` whose frame containers are usable.
+
+    Args:
+        videos: the video index (``mscl.io.tables.VIDEO_COLUMNS``).
+        manifest: the frames manifest (at least ``MANIFEST_COLUMNS``).
+        frames_dir: folder the manifest's ``frames`` paths are relative to.
+    Returns:
+        index columns plus ``frames`` (container path) and ``num_frames``, one row per video;
+        videos with an unusable status are left out (the caller counts them).
+    """
+    usable = manifest[manifest["status"].isin(USABLE)][["video_id", "frames", "num_frames"]]
+    rows = videos[videos["split"] == split].merge(usable, on="video_id", how="inner")
+    rows["frames"] = [str(Path(frames_dir) / f) for f in rows["frames"]]
+    return rows.astype({"num_frames": int}).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- frame indices
+
+
+def segment_indices(num_frames: int, segments: int, offsets: Tensor) -> Tensor:
+    """Frame index at relative ``offsets`` inside ``segments`` equal segments of a video.
+
+    Frame i of a clip is floor((i + offset_i) * L / segments): the TSN sampling of method doc
+    6.1; a video shorter than ``segments`` repeats frames.
+
+    Args:
+        num_frames: L, frames in the video. offsets: (..., segments) in [0, 1).
+    Returns:
+        (..., segments) long, in [0, L).
+    """
+    i = torch.arange(segments, dtype=torch.float64)
+    idx = ((i + offsets.double()) * (num_frames / segments)).floor().long()
+    return idx.clamp(0, num_frames - 1)
+
+
+def clip_offsets(clips: int) -> Tensor:
+    """Evaluation offsets (c + 1/2) / clips of clip c, shared by its segments. Returns (clips, 1)."""
+    return ((torch.arange(clips, dtype=torch.float64) + 0.5) / clips)[:, None]
+
+
+# --------------------------------------------------------------------------- views
+
+
+def to_clip(frames: np.ndarray) -> Tensor:
+    """Stored frames (T, H, W, 3) uint8 -> clip (3, T, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
+
+
+def train_view(clip: Tensor, generator: torch.Generator, *, crop_size: int, scale: tuple[float, float]) -> Tensor:
+    """Random resized crop + ImageNet normalisation. clip (3, T, H, W) -> (3, T, S, S)."""
+    box = random_resized_crop_boxes(1, clip.shape[-2], clip.shape[-1], generator, scale=scale)[0]
+    return normalize(resized_crop(clip, box, crop_size))
+
+
+def eval_views(clips: Tensor, *, crop_size: int, crops: int) -> Tensor:
+    """Short side to ``crop_size``, then 1 centre or 3 long-side crops, normalised.
+
+    Args:
+        clips: (K, 3, T, H, W) float in [0, 1].
+    Returns:
+        (K * crops, 3, T, S, S), clip-major (views of clip 0 first).
+    """
+    x = resize_short_side(clips, crop_size)
+    H, W = x.shape[-2:]
+    if crops == 1:
+        boxes = center_crop_box(H, W, crop_size)[None]
+    elif crops == 3:
+        boxes = three_crop_boxes(H, W, crop_size)
+    else:
+        raise ValueError(f"crops must be 1 or 3, got {crops}")
+    K = x.shape[0]
+    views = resized_crop(x[:, None].expand(K, crops, *x.shape[1:]), boxes.expand(K, crops, 4), crop_size)
+    return normalize(views.reshape(K * crops, *views.shape[2:]))
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+class LabeledItem(NamedTuple):
+    """Every view of one video. views (V, 3, T, S, S) float; label and index: int (batched: (B,))."""
+
+    views: Tensor
+    label: int
+    index: int
+
+
+class LabeledClips(Dataset):
+    """Views of the videos of one table (from :func:`labeled_videos`).
+
+    Args:
+        table: rows with ``frames``, ``num_frames``, ``label``.
+        num_frames: T, segments (one frame each) per clip.
+        train: training views (random) or evaluation views (deterministic).
+        crop_size: output side S. scale: training crop-area range.
+        clips, crops: evaluation views per video (V = clips * crops).
+        seed: training randomness; item i of epoch e is drawn from (seed, e, i) alone, so
+            the views do not depend on loader workers.
+    """
+
+    def __init__(self, table: pd.DataFrame, *, num_frames: int, train: bool, crop_size: int,
+                 scale: tuple[float, float] = (0.08, 1.0), clips: int = 1, crops: int = 1, seed: int = 0):
+        self.paths = list(table["frames"])
+        self.lengths = [int(n) for n in table["num_frames"]]
+        self.labels = [int(y) for y in table["label"]]
+        self.num_frames, self.train, self.crop_size = num_frames, train, crop_size
+        self.scale, self.clips, self.crops, self.seed = tuple(scale), clips, crops, seed
+        self.epoch = 0
+
+    @property
+    def views_per_video(self) -> int:
+        return 1 if self.train else self.clips * self.crops
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the training views of epoch ``epoch`` (call before iterating a loader)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> LabeledItem:
+        T, L = self.num_frames, self.lengths[i]
+        if self.train:
+            seed = np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]
+            g = torch.Generator().manual_seed(int(seed))
+            idx = segment_indices(L, T, torch.rand(T, generator=g, dtype=torch.float64))  # (T,)
+        else:
+            idx = segment_indices(L, T, clip_offsets(self.clips)).reshape(-1)  # (clips * T,)
+        with FrameReader(self.paths[i]) as reader:
+            clip = to_clip(reader.read(idx.tolist()))  # (3, K*T, H, W)
+        if self.train:
+            views = train_view(clip, g, crop_size=self.crop_size, scale=self.scale)[None]
+        else:
+            clips = clip.unflatten(1, (self.clips, T)).transpose(0, 1)  # (K, 3, T, H, W)
+            views = eval_views(clips, crop_size=self.crop_size, crops=self.crops)
+        return LabeledItem(views, self.labels[i], i)
