@@ -1,0 +1,1 @@
+"""Downstream evaluation of the pretrained RGB encoder: fine-tuning, linear probe, retrieval (layer 8)."""
