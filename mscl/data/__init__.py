@@ -1,0 +1,1 @@
+"""Datasets that join the stage tables, the per-video containers and the transforms (layer 5)."""

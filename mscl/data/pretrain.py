@@ -1,0 +1,306 @@
+"""Pretraining data path (method doc sections 2.2-2.4): a video -> augmented query and key views.
+
+One item per usable video of a split (an epoch is a pass over videos, as in MSCL). An item draws
+a query start among the MDS-kept starts and a key start near it (2.2), cuts clips that wrap
+around the video end, reads RGB frame ``j*step`` with flow j by random access in the per-video
+containers, then augments query and key independently on the CPU (2.3): an FRA-rotated copy of
+the flow, per-frame max normalisation, one random resized crop and one flip decision shared by
+the RGB clip, its flow and the rotated flow. Colour augmentation of RGB and colour coding of
+flow (2.4) run on the training device in :func:`prepare_batch`, or in the loader workers when
+``gpu_augment`` is false.
+
+Raw items carry RGB as uint8 (a quarter of float32's bytes through worker shared memory and the
+host-to-device copy) and flow as float32 normalised (u, v). A video whose containers cannot be
+read is logged once, replaced by another random video and counted in the batch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+from mscl.flow.colorwheel import flow_to_color, normalize_per_frame
+from mscl.io.flow_files import FlowReader
+from mscl.io.frames import FrameReader
+from mscl.io.tables import USABLE
+from mscl.params import PretrainParams
+from mscl.sampling.clips import clip_indices, rgb_index, sample_key_start, sample_query_start
+from mscl.transforms.color import color_augment
+from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
+from mscl.transforms.spatial import crop_flip_rgb_flow
+
+VIEWS = ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot")
+# what a missing, truncated or corrupt container raises while it is read
+BAD_DATA = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
+MAX_REPLACEMENTS = 20
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainItem:
+    """Both views of one video. Raw: rgb (3, T, S, S) uint8, flow (2, T, S, S) float32
+    normalised (u, v). Prepared: rgb ImageNet-normalised float, flow (3, T, S, S) in [0, 1]."""
+
+    rgb_q: Tensor
+    rgb_k: Tensor
+    flow_q: Tensor
+    flow_k: Tensor
+    flow_q_rot: Tensor
+    flow_k_rot: Tensor
+    index: int  # dataset index of the video the views were cut from
+    replaced: int  # unreadable videos skipped before this one
+    prepared: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainBatch:
+    """A batch of :class:`PretrainItem`: view fields (B, C, T, S, S), index (B,) long, replaced =
+    unreadable videos skipped while building it (for the training log)."""
+
+    rgb_q: Tensor
+    rgb_k: Tensor
+    flow_q: Tensor
+    flow_k: Tensor
+    flow_q_rot: Tensor
+    flow_k_rot: Tensor
+    index: Tensor
+    replaced: int
+    prepared: bool
+
+    def pin_memory(self) -> "PretrainBatch":
+        """Page-locked copy (called by the DataLoader when ``pin_memory`` is on)."""
+        pinned = {f: getattr(self, f).pin_memory() for f in VIEWS}
+        return dataclasses.replace(self, **pinned, index=self.index.pin_memory())
+
+
+# --------------------------------------------------------------------------- reading, per view work
+
+
+def read_clip_frames(frames_path: str | Path, flow_path: str | Path, indices: np.ndarray, *, offset: int,
+                     step: int) -> tuple[np.ndarray, np.ndarray]:
+    """RGB frame ``j*step`` and flow j for every flow index j (each distinct index read once).
+
+    Returns:
+        rgb (N, H, W, 3) uint8, flow (N, H, W, 2) float32 pixels, N = len(indices).
+    """
+    uniq, inv = np.unique(indices, return_inverse=True)
+    with FlowReader(flow_path) as fr:
+        if (fr.meta.get("offset"), fr.meta.get("step")) != (offset, step):
+            # a configuration error, not bad data: it must stop the run, not be skipped
+            raise RuntimeError(f"{flow_path}: flow pairs (offset {fr.meta.get('offset')}, step {fr.meta.get('step')}), "
+                               f"expected ({offset}, {step})")
+        flow = fr.read(uniq)
+    with FrameReader(frames_path) as vr:
+        rgb = vr.read(rgb_index(uniq, step))
+    if rgb.shape[1:3] != flow.shape[1:3]:
+        raise ValueError(f"frames {rgb.shape[1:3]} and flow {flow.shape[1:3]} differ in size")
+    return rgb[inv], flow[inv]
+
+
+def augment_view(rgb: Tensor, flow: Tensor, generator: torch.Generator, p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
+    """CPU augmentation of one view (method doc 2.3, 2.4 item 1).
+
+    Args:
+        rgb: (3, T, H, W) uint8; flow: (2, T, H, W) float pixels.
+    Returns:
+        rgb (3, T, S, S) uint8, flow and FRA-rotated flow (2, T, S, S) float, every frame
+        divided by its largest vector before the crop, S = ``p.crop_size``.
+    """
+    T = flow.shape[1]
+    beta = fra_angle(fra_angle_index(generator))  # one angle per clip
+    both = torch.cat([flow, flow_rotation(flow, beta)], dim=1)  # (2, 2T, H, W): the copy shares crop and flip
+    both = normalize_per_frame(both.movedim(0, 1)).movedim(1, 0)
+    rgb, both = crop_flip_rgb_flow(rgb.float(), both, generator, size=p.crop_size, scale=tuple(p.crop_scale),
+                                   negate_u=p.flip_negate_u, rescale_flow=p.rescale_flow)
+    return rgb.round().clamp(0, 255).to(torch.uint8), both[:, :T], both[:, T:]
+
+
+def color_code(flow: Tensor) -> Tensor:
+    """Colour-wheel picture of normalised flow. (..., 2, T, H, W) -> (..., 3, T, H, W) in [0, 1]."""
+    return flow_to_color(flow.movedim(-4, -3)).movedim(-3, -4)
+
+
+def finish_augmentation(views: dict[str, Tensor], generator: torch.Generator, p: PretrainParams) -> dict[str, Tensor]:
+    """Method doc 2.4 on raw views: colour augmentation + ImageNet normalisation of RGB (uint8 ->
+    float), colour coding of flow. Works per item (C, T, H, W) or per batch (B, C, T, H, W)."""
+    out = {}
+    for name, x in views.items():
+        if name.startswith("rgb"):
+            out[name] = color_augment(x.float() / 255, generator, consistent=p.color_consistent)
+        else:
+            out[name] = color_code(x)
+    return out
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+def video_table(samples: pd.DataFrame, frames_manifest: pd.DataFrame, flow_manifest: pd.DataFrame,
+                split: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Videos of ``split`` with usable frames and flow, and their kept starts as a ragged array.
+
+    Returns:
+        table (video_id, frames, flow, num_flows) sorted by video_id; kept (K,) int64 starts of
+        all videos, increasing per video; ptr (V+1,): video v keeps ``kept[ptr[v]:ptr[v+1]]``.
+    """
+    s = samples[samples["split"] == split]
+    frames = frames_manifest.loc[frames_manifest["status"].isin(USABLE), ["video_id", "frames"]]
+    flow = flow_manifest.loc[flow_manifest["status"].isin(USABLE) & (flow_manifest["num_flows"] > 0),
+                             ["video_id", "flow", "num_flows"]]
+    count = s.groupby("video_id").size().rename("candidates").reset_index()
+    table = count.merge(frames, on="video_id").merge(flow, on="video_id").sort_values("video_id", ignore_index=True)
+    stale = table[table["candidates"] != table["num_flows"]]
+    if len(stale):
+        r = stale.iloc[0]
+        raise ValueError(f"samples table and flow manifest disagree for {len(stale)} videos (e.g. {r.video_id}: "
+                         f"{r.candidates} candidate starts, {r.num_flows} flows); rerun the screen stage")
+    k = s[s["kept"].astype(bool)]
+    code = pd.Categorical(k["video_id"], categories=table["video_id"]).codes  # -1: video not in the table
+    order = np.lexsort((k["start"].to_numpy(), code))
+    code, starts = code[order], k["start"].to_numpy(np.int64)[order]
+    code, starts = code[code >= 0], starts[code >= 0]
+    return table, starts, np.searchsorted(code, np.arange(len(table) + 1))
+
+
+class PretrainDataset(Dataset):
+    """MSCL pretraining views of every usable video of a split (see the module docstring).
+
+    Per-video fields are numpy arrays (no Python object per video), so forked loader workers
+    do not copy them page by page through reference counting.
+    """
+
+    def __init__(self, samples: pd.DataFrame, frames_manifest: pd.DataFrame, flow_manifest: pd.DataFrame,
+                 frames_dir: str | Path, flow_dir: str | Path, *, p: PretrainParams, offset: int, step: int,
+                 split: str = "train", max_replacements: int = MAX_REPLACEMENTS):
+        if len(p.crop_scale) != 2:
+            raise ValueError(f"pretrain.crop_scale needs two values (min, max area), got {p.crop_scale}")
+        table, self.kept, self.kept_ptr = video_table(samples, frames_manifest, flow_manifest, split)
+        if not len(table):
+            raise ValueError(f"no video of split {split!r} has usable frames, flow and screened samples")
+        self.video_ids = table["video_id"].to_numpy(str)
+        self.frames = np.array([str(Path(frames_dir) / f) for f in table["frames"]])
+        self.flows = np.array([str(Path(flow_dir) / f) for f in table["flow"]])
+        self.num_flows = table["num_flows"].to_numpy(np.int64)
+        self.p, self.offset, self.step, self.max_replacements = p, offset, step, max_replacements
+        self.shift = p.shift_range * p.clip_len * p.interval  # method doc 2.2: U[-64, 64] in MSCL
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by persistent workers
+        self._bad: set[int] = set()  # per process: unreadable videos, never drawn again
+
+    def __len__(self) -> int:
+        return len(self.video_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed every item's randomness for ``epoch`` (also in running workers)."""
+        self._epoch.fill_(epoch)
+
+    def kept_starts(self, v: int) -> np.ndarray:
+        """(K,) MDS-kept starts of video ``v``, possibly empty (static video)."""
+        return self.kept[self.kept_ptr[v] : self.kept_ptr[v + 1]]
+
+    def generators(self, i: int) -> tuple[np.random.Generator, torch.Generator]:
+        """Item ``i``'s random streams, a function of (seed, epoch, i) only: the same views for any
+        number of workers, different views for every item and epoch."""
+        rng = np.random.default_rng([self.p.seed, int(self._epoch), i])
+        return rng, torch.Generator().manual_seed(int(rng.integers(2**62)))
+
+    def __getitem__(self, i: int) -> PretrainItem:
+        rng, gen = self.generators(i)
+        v, replaced = i, 0
+        while True:
+            try:
+                return self.item(v, rng, gen, replaced=replaced)
+            except BAD_DATA as e:
+                if v not in self._bad:
+                    log.warning("pretrain data: skipping %s (%s: %s)", self.video_ids[v], type(e).__name__, e)
+                self._bad.add(v)
+                replaced += 1
+                if replaced > self.max_replacements or len(self._bad) == len(self):
+                    raise RuntimeError(f"{replaced} videos in a row could not be read (last {self.video_ids[v]}: "
+                                       f"{e}); check the frames and flow containers") from e
+                v = self._replacement(rng)
+
+    def _replacement(self, rng: np.random.Generator) -> int:
+        while True:
+            v = int(rng.integers(len(self)))
+            if v not in self._bad:
+                return v
+
+    def item(self, v: int, rng: np.random.Generator, gen: torch.Generator, *, replaced: int = 0) -> PretrainItem:
+        """Views of video ``v`` drawn with ``rng`` (clip starts) and ``gen`` (augmentation)."""
+        p, L, kept = self.p, int(self.num_flows[v]), self.kept_starts(v)
+        q = sample_query_start(rng, L, p.clip_len, p.interval, kept, p.retries)
+        k = sample_key_start(rng, q, kept, self.shift)
+        idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
+        rgb, flow = read_clip_frames(self.frames[v], self.flows[v], idx, offset=self.offset, step=self.step)
+        rgb = torch.from_numpy(rgb).permute(3, 0, 1, 2)  # (3, 2T, H, W): query frames, then key frames
+        flow = torch.from_numpy(flow).permute(3, 0, 1, 2)  # (2, 2T, H, W)
+        views, T = {}, p.clip_len
+        for name, part in (("q", slice(0, T)), ("k", slice(T, 2 * T))):
+            r, f, f_rot = augment_view(rgb[:, part], flow[:, part], gen, p)
+            views |= {f"rgb_{name}": r, f"flow_{name}": f, f"flow_{name}_rot": f_rot}
+        if not p.gpu_augment:
+            views = finish_augmentation(views, gen, p)
+        return PretrainItem(**views, index=v, replaced=replaced, prepared=not p.gpu_augment)
+
+
+# --------------------------------------------------------------------------- batches and loader
+
+
+def collate(items: list[PretrainItem]) -> PretrainBatch:
+    """Stack items into a :class:`PretrainBatch` (the DataLoader's ``collate_fn``)."""
+    views = {f: torch.stack([getattr(it, f) for it in items]) for f in VIEWS}
+    return PretrainBatch(**views, index=torch.tensor([it.index for it in items]),
+                         replaced=sum(it.replaced for it in items), prepared=all(it.prepared for it in items))
+
+
+def prepare_batch(batch: PretrainBatch, device: torch.device | str, generator: torch.Generator,
+                  p: PretrainParams) -> PretrainBatch:
+    """Move a batch to ``device`` and finish its augmentation there (method doc 2.4).
+
+    Args:
+        generator: CPU generator of the device-side augmentation (unused for prepared batches).
+    Returns:
+        rgb (B, 3, T, S, S) ImageNet-normalised float, flow fields (B, 3, T, S, S) colour-coded
+        in [0, 1], on ``device``.
+    """
+    views = {f: getattr(batch, f).to(device, non_blocking=True) for f in VIEWS}
+    if not batch.prepared:
+        views = finish_augmentation(views, generator, p)
+    return dataclasses.replace(batch, **views, prepared=True)
+
+
+def make_loader(dataset: PretrainDataset, p: PretrainParams, *, rank: int = 0, world_size: int = 1,
+                drop_last: bool = True) -> DataLoader:
+    """Loader of ``p.batch_size // world_size`` items per process; call :func:`set_loader_epoch`
+    before each epoch."""
+    per_process = p.batch_size // world_size
+    if per_process < 1:
+        raise ValueError(f"pretrain.batch_size {p.batch_size} is smaller than the {world_size} processes")
+    if world_size > 1:
+        sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=p.seed, drop_last=drop_last)
+    else:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(p.seed))
+    loader = DataLoader(dataset, per_process, sampler=sampler, num_workers=p.workers, collate_fn=collate,
+                        pin_memory=torch.cuda.is_available(), drop_last=drop_last, persistent_workers=p.workers > 0)
+    if len(loader) == 0:
+        raise ValueError(f"{len(dataset)} videos cannot fill one batch of {per_process} per process")
+    return loader
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
+    """Start ``epoch``: its shuffle and its items' randomness depend on (seed, epoch) only, so a
+    resumed run repeats them."""
+    loader.dataset.set_epoch(epoch)
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
+    else:
+        seed = np.random.SeedSequence([loader.dataset.p.seed, epoch]).generate_state(1)[0]
+        loader.sampler.generator.manual_seed(int(seed))

@@ -1,0 +1,235 @@
+import dataclasses
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mscl.io.flow_files import write_flow
+from mscl.io.frames import write_frames
+from mscl.params import PretrainParams
+from mscl.sampling.clips import num_flows
+from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
+from mscl.data.pretrain import (VIEWS, PretrainBatch, PretrainDataset, collate, make_loader, prepare_batch,
+                                read_clip_frames, set_loader_epoch)
+
+OFFSET, STEP = 2, 2
+H, W = 24, 32
+ANGLE = 0.4  # flow j points at angle j * ANGLE (radians), which survives max-normalisation
+P = PretrainParams(clip_len=4, interval=3, crop_size=16, batch_size=2, workers=0, seed=3)
+
+
+def indexed_video(L: int, shade: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames whose red level is 10 * frame index (blue = ``shade`` names the video), and flows
+    whose direction is j * ANGLE: (n, H, W, 3) uint8 with num_flows(n) == L, (L, H, W, 2)."""
+    n = STEP * (L - 1) + OFFSET + 1
+    assert num_flows(n, OFFSET, STEP) == L
+    frames = np.zeros((n, H, W, 3), np.uint8)
+    frames[..., 0] = (10 * np.arange(n))[:, None, None]
+    frames[..., 1], frames[..., 2] = 128, shade
+    a = ANGLE * np.arange(L)
+    flow = np.broadcast_to(np.stack([10 * np.cos(a), 10 * np.sin(a)], -1)[:, None, None], (L, H, W, 2))
+    return frames, np.ascontiguousarray(flow, np.float32)
+
+
+def write_dataset(root, videos: dict[str, tuple[np.ndarray, np.ndarray]], kept: dict[str, list[int]] | None = None):
+    """Containers under ``root`` and the three tables (samples, frames manifest, flow manifest)."""
+    rows, fr, fl = [], [], []
+    for vid, (frames, flow) in videos.items():
+        write_frames(root / "frames" / f"{vid}.zip", frames, quality=95, meta={})
+        write_flow(root / "flow" / f"{vid}.zip", flow, bound=20.0, meta={"offset": OFFSET, "step": STEP})
+        L = len(flow)
+        keep = set(range(L) if kept is None else kept[vid])
+        rows += [{"video_id": vid, "split": "train", "label": 0, "start": s, "score": 0.0, "kept": s in keep} for s in range(L)]
+        fr.append({"video_id": vid, "frames": f"{vid}.zip", "num_frames": len(frames), "status": "ok"})
+        fl.append({"video_id": vid, "flow": f"{vid}.zip", "num_flows": L, "status": "ok"})
+    return pd.DataFrame(rows), pd.DataFrame(fr), pd.DataFrame(fl)
+
+
+def dataset(root, tables, **overrides) -> PretrainDataset:
+    p = dataclasses.replace(P, **overrides)
+    return PretrainDataset(*tables, root / "frames", root / "flow", p=p, offset=OFFSET, step=STEP)
+
+
+def decode(rgb: torch.Tensor, flow: torch.Tensor) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per clip position: stored frame index (red / 10), flow index (direction / ANGLE); video shade."""
+    frame = np.round(rgb[0].float().mean((-2, -1)).numpy() / 10).astype(int)
+    angle = torch.atan2(flow[1], flow[0]).mean((-2, -1)).numpy() % (2 * np.pi)
+    return frame, np.round(angle / ANGLE).astype(int), rgb[2].float().mean().item()
+
+
+@pytest.fixture
+def indexed(tmp_path):
+    return write_dataset(tmp_path, {"v0": indexed_video(10, 40), "v1": indexed_video(7, 120)})
+
+
+def test_item_shapes_dtypes_and_views_of_one_video(tmp_path, indexed):
+    ds = dataset(tmp_path, indexed)
+    assert len(ds) == 2
+    for i in range(2):
+        item = ds[i]
+        assert item.index == i and item.replaced == 0 and not item.prepared
+        assert item.rgb_q.shape == item.rgb_k.shape == (3, 4, 16, 16) and item.rgb_q.dtype == torch.uint8
+        for f in ("flow_q", "flow_k", "flow_q_rot", "flow_k_rot"):
+            x = getattr(item, f)
+            assert x.shape == (2, 4, 16, 16) and x.dtype == torch.float32
+            assert torch.linalg.vector_norm(x, dim=0).max() <= 1  # per-frame max normalisation
+        shade_q, shade_k = decode(item.rgb_q, item.flow_q)[2], decode(item.rgb_k, item.flow_k)[2]
+        assert abs(shade_q - (40, 120)[i]) < 3 and abs(shade_k - (40, 120)[i]) < 3
+
+
+def test_flow_j_comes_with_rgb_frame_j_times_step_with_wrap_around(tmp_path, indexed):
+    ds = dataset(tmp_path, indexed, shift_range=3)  # clips span 12 > L: starts past 0 wrap around
+    wrapped = 0
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for i, L in ((0, 10), (1, 7)):
+            item = ds[i]
+            for rgb, flow in ((item.rgb_q, item.flow_q), (item.rgb_k, item.flow_k)):
+                frame, j, _ = decode(rgb, flow)
+                np.testing.assert_array_equal(frame, j * STEP)
+                np.testing.assert_array_equal(j, (j[0] + 3 * np.arange(4)) % L)
+                wrapped += bool((np.diff(j) < 0).any())
+    assert wrapped > 0
+
+
+def test_query_start_is_kept_and_static_video_falls_back_to_zero(tmp_path):
+    videos = {"v0": indexed_video(10, 40), "still": indexed_video(10, 120)}
+    tables = write_dataset(tmp_path, videos, kept={"v0": [3, 5, 8], "still": []})
+    ds = dataset(tmp_path, tables, clip_len=2, interval=1, shift_range=2)
+    moving, static = list(ds.video_ids).index("v0"), list(ds.video_ids).index("still")
+    starts_q, starts_k = set(), set()
+    for epoch in range(25):
+        ds.set_epoch(epoch)
+        item = ds[moving]
+        starts_q.add(decode(item.rgb_q, item.flow_q)[1][0])
+        starts_k.add(decode(item.rgb_k, item.flow_k)[1][0])
+        still = ds[static]
+        assert decode(still.rgb_q, still.flow_q)[1][0] == decode(still.rgb_k, still.flow_k)[1][0] == 0
+    assert starts_q <= {3, 5, 8} and len(starts_q) > 1
+    assert starts_k <= {0, 3, 5, 8} and len(starts_k) > 1
+
+
+def test_crop_and_flip_are_shared_by_rgb_flow_and_rotated_flow(tmp_path):
+    # red = 7 x, green = 7 y; flow (u, v) = ((x + 1) / 2, (y + 1) / 2) px, so after max
+    # normalisation by M = |f(W-1, H-1)|: x = 2 M u - 1 and y = 2 M v - 1 at every pixel
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    frames = np.zeros((7, H, W, 3), np.uint8)
+    frames[..., 0], frames[..., 1] = 7 * x, 7 * y
+    flow = np.broadcast_to(np.stack([(x + 1) / 2, (y + 1) / 2], -1), (3, H, W, 2)).copy()
+    M = np.hypot(W, H) / 2
+    ds = dataset(tmp_path, write_dataset(tmp_path, {"ramp": (frames, flow)}), clip_len=2, interval=1)
+    flips, angles = set(), set()
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        item = ds[0]
+        for rgb, f, rot in ((item.rgb_q, item.flow_q, item.flow_q_rot), (item.rgb_k, item.flow_k, item.flow_k_rot)):
+            rgb = rgb.float()
+            # JPEG (chroma subsampling) and flow quantisation leave under a pixel; a box shifted
+            # by one pixel would move the mean error to about 1
+            for c in (0, 1):
+                err = (rgb[c] / 7 - (2 * M * f[c] - 1)).abs()
+                assert err.max() < 1.0 and err.mean() < 0.3
+            flips.add(bool(rgb[0, 0, 0, 0] > rgb[0, 0, 0, -1]))
+            # the rotated copy: same pixels (same crop and flip), one angle for the whole clip
+            torch.testing.assert_close(torch.linalg.vector_norm(rot, dim=0), torch.linalg.vector_norm(f, dim=0))
+            turn = torch.atan2(rot[1], rot[0]) - torch.atan2(f[1], f[0])
+            turn = torch.remainder(turn, 2 * np.pi)
+            assert turn.max() - turn.min() < 1e-3
+            angles.add(round(turn.mean().item() / np.pi, 2))
+    assert flips == {True, False}
+    assert angles <= {0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6} and len(angles) > 2
+
+
+def test_views_are_reproducible_for_seed_and_epoch(tmp_path, indexed):
+    def views(ds, i=0):
+        return torch.cat([getattr(ds[i], f).flatten().float() for f in VIEWS])
+
+    a, b = dataset(tmp_path, indexed), dataset(tmp_path, indexed)
+    torch.testing.assert_close(views(a), views(b))
+    torch.testing.assert_close(views(a), views(a))
+    b.set_epoch(1)
+    assert not torch.equal(views(a), views(b))
+    assert not torch.equal(views(a), views(dataset(tmp_path, indexed, seed=4)))
+    assert not torch.equal(views(a, 0)[:100], views(a, 1)[:100])
+
+
+def test_unreadable_videos_are_replaced_logged_once_and_counted(tmp_path, caplog):
+    videos = {f"v{i}": indexed_video(6, 40 * i) for i in range(4)}
+    tables = write_dataset(tmp_path, videos)
+    (tmp_path / "frames/v1.zip").write_bytes(b"not a zip")
+    (tmp_path / "flow/v2.zip").unlink()
+    raw = bytearray((tmp_path / "frames/v3.zip").read_bytes())
+    raw[100:2000] = b"\0" * 1900  # JPEG members corrupted, zip directory intact
+    (tmp_path / "frames/v3.zip").write_bytes(bytes(raw))
+    ds = dataset(tmp_path, tables)
+    with caplog.at_level(logging.WARNING):
+        items = [ds[i] for i in (1, 2, 3, 1, 2, 3)]
+    assert all(it.index == 0 and it.replaced >= 1 for it in items)
+    for vid in ("v1", "v2", "v3"):
+        assert sum(f"skipping {vid} " in r.getMessage() for r in caplog.records) == 1
+    batch = collate(items[:3])
+    assert batch.replaced == sum(it.replaced for it in items[:3]) >= 3 and batch.index.tolist() == [0, 0, 0]
+    assert ds[0].replaced == 0
+
+
+def test_too_many_failures_stop_with_a_clear_error(tmp_path, indexed):
+    for f in (tmp_path / "flow").glob("*.zip"):
+        f.unlink()
+    with pytest.raises(RuntimeError, match="could not be read"):
+        dataset(tmp_path, indexed)[0]
+
+
+def test_configuration_errors_are_not_treated_as_bad_data(tmp_path, indexed):
+    with pytest.raises(RuntimeError, match=r"flow pairs \(offset 2, step 2\), expected \(8, 2\)"):
+        read_clip_frames(tmp_path / "frames/v0.zip", tmp_path / "flow/v0.zip", np.arange(3), offset=8, step=2)
+    samples, frames, flows = indexed
+    with pytest.raises(ValueError, match="rerun the screen stage"):
+        dataset(tmp_path, (samples[samples["start"] < 9], frames, flows))
+
+
+def test_device_and_worker_augmentation_give_the_same_kind_of_batch(tmp_path, indexed):
+    gen = torch.Generator().manual_seed(0)
+    for gpu_augment in (True, False):
+        ds = dataset(tmp_path, indexed, gpu_augment=gpu_augment)
+        raw = collate([ds[0], ds[1]])
+        assert raw.prepared == (not gpu_augment)
+        batch = prepare_batch(raw, "cpu", gen, ds.p)
+        assert isinstance(batch, PretrainBatch) and batch.prepared and batch.index.tolist() == [0, 1]
+        for f in VIEWS:
+            x = getattr(batch, f)
+            assert x.shape == (2, 3, 4, 16, 16) and x.dtype == torch.float32, f
+        lo = min((0 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+        hi = max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+        assert lo - 1e-4 <= batch.rgb_q.min() and batch.rgb_q.max() <= hi + 1e-4
+        assert 0 <= batch.flow_q.min() and batch.flow_k_rot.max() <= 1
+
+
+def test_loader_with_two_workers_repeats_an_epoch_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    videos = {f"v{i}": (rng.integers(0, 256, (13, H, W, 3), dtype=np.uint8),
+                        rng.uniform(-5, 5, (6, H, W, 2)).astype(np.float32)) for i in range(5)}  # textured: crops differ
+    ds = dataset(tmp_path, write_dataset(tmp_path, videos), workers=2)
+    loader = make_loader(ds, ds.p)
+    assert len(loader) == 2  # 5 videos, batches of 2, last one dropped
+
+    def run(epoch):  # {video index: its query RGB clip} of one epoch
+        set_loader_epoch(loader, epoch)
+        batches = list(loader)
+        assert all(isinstance(b, PretrainBatch) and b.rgb_q.shape == (2, 3, 4, 16, 16) for b in batches)
+        return {int(i): b.rgb_q[n] for b in batches for n, i in enumerate(b.index)}, [b.index for b in batches]
+
+    (first, order0), (second, order1), (again, order2) = run(0), run(1), run(0)
+    assert len(first) == 4 and all(torch.equal(a, b) for a, b in zip(order0, order2))
+    assert all(torch.equal(first[i], again[i]) for i in first)
+    # the workers persist across epochs and still see the new epoch: a video's views change
+    assert all(not torch.equal(first[i], second[i]) for i in set(first) & set(second))
+    assert set(first) & set(second)
+
+
+def test_loader_needs_one_full_batch(tmp_path, indexed):
+    with pytest.raises(ValueError, match="cannot fill one batch of 4"):
+        make_loader(dataset(tmp_path, indexed), dataclasses.replace(P, batch_size=4))
+    with pytest.raises(ValueError, match="smaller than the 4 processes"):
+        make_loader(dataset(tmp_path, indexed), P, world_size=4)
