@@ -11,8 +11,6 @@ every comparator that cannot reach the middle output removed.
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -37,12 +35,21 @@ def odd_even_merge_sort(n: int) -> list[tuple[int, int]]:
     return pairs
 
 
-@functools.cache
+_NETWORKS: dict[tuple[int, int], tuple[tuple[Comparator, ...], int]] = {}
+
+
 def selection_network(n: int, rank: int) -> tuple[tuple[Comparator, ...], int]:
     """Comparators that leave the ``rank``-th smallest of ``n`` inputs in the returned variable.
 
-    Inputs are variables ``0 .. n-1``; each comparator defines new variables.
+    Inputs are variables ``0 .. n-1``; each comparator defines new variables. Built once per
+    ``(n, rank)`` (a plain dict cache, which torch.compile traces without complaint).
     """
+    if (n, rank) not in _NETWORKS:
+        _NETWORKS[n, rank] = _build_selection_network(n, rank)
+    return _NETWORKS[n, rank]
+
+
+def _build_selection_network(n: int, rank: int) -> tuple[tuple[Comparator, ...], int]:
     size = 1 << (n - 1).bit_length()
     wires: list[int | None] = list(range(n)) + [None] * (size - n)  # None holds +inf
     ops, fresh = [], n

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mscl.flow.median import median_filter
+
 # OpenCV divides by |grad I1|^2 only above float32's machine epsilon.
 FLT_EPSILON = float(torch.finfo(torch.float32).eps)
 
@@ -115,6 +117,31 @@ def warp(images: Tensor, flow: Tensor, mode: str) -> Tensor:
     return out
 
 
+def linearize(I0: Tensor, I1: Tensor, Ix: Tensor, Iy: Tensor, u: Tensor, *, mode: str, gamma: float):
+    """Warp I1 and its gradient by the flow ``u`` and linearise ``I1(x + u) - I0(x)`` around it.
+
+    Args:
+        I0, I1, Ix, Iy: ``(B, H, W)`` images and the centred gradient of I1.
+        u: ``(B, C, H, W)`` flow (C = 3 carries the illumination variable of ``gamma``).
+        mode: warping interpolation, ``"bicubic"`` or ``"bilinear"``.
+    Returns:
+        ``dI`` ``(B, C, H, W)``, ``grad`` ``(B, 1, H, W)`` and ``rho_c`` ``(B, 1, H, W)`` as
+        :func:`threshold_step` takes them.
+    """
+    warped = warp(torch.stack((I1, Ix, Iy), dim=1), u[:, :2], mode)  # (B, 3, H, W)
+    I1w, I1wx, I1wy = warped[:, 0:1], warped[:, 1:2], warped[:, 2:3]
+    grad = (I1wx.square() + I1wy.square()).clamp_min(FLT_EPSILON)
+    rho_c = I1w - I1wx * u[:, 0:1] - I1wy * u[:, 1:2] - I0[:, None]
+    dI = [I1wx, I1wy] + ([torch.full_like(I1wx, gamma)] if u.shape[1] == 3 else [])
+    return torch.cat(dI, dim=1), grad, rho_c
+
+
+def median_filter_active(u: Tensor, active: Tensor, k: int) -> Tensor:
+    """``k x k`` median of the (u, v) channels of ``(B, C, H, W)`` for the ``active`` ``(B,)`` pairs only."""
+    smooth = torch.cat((median_filter(u[:, :2], k), u[:, 2:]), dim=1)
+    return torch.where(active[:, None, None, None], smooth, u)
+
+
 def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: float) -> Tensor:
     """Pointwise minimiser ``v`` of the linearised data term (the TH operator of Zach et al.).
 
@@ -137,7 +164,7 @@ def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: floa
 
 def primal_dual_steps(
     u: Tensor, p: Tensor, active: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, *,
-    l_t: float, theta: float, taut: float, eps: float, steps: int,
+    l_t: float, theta: float, taut: float, eps: Tensor | float, steps: int,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run ``steps`` primal-dual iterations; pairs that are not ``active`` stay frozen.
 
@@ -153,11 +180,12 @@ def primal_dual_steps(
     """
     for _ in range(steps):
         keep = active[:, None, None, None]  # (B, 1, 1, 1)
-        u_new = threshold_step(u, dI, grad, rho_c, l_t) + theta * divergence(p)
+        # Masking u here (not after the dual step) lets a fused kernel write u once; the frozen
+        # pairs then have a zero update, so their `active` stays False.
+        u_new = torch.where(keep, threshold_step(u, dI, grad, rho_c, l_t) + theta * divergence(p), u)
         err = (u_new - u).square().sum(dim=(1, 2, 3))  # (B,)
         g = forward_gradient(u_new)  # (B, C, 2, H, W)
         p_new = (p + taut * g) / (1.0 + taut * torch.hypot(g[:, :, 0:1], g[:, :, 1:2]))
-        u = torch.where(keep, u_new, u)
-        p = torch.where(keep[..., None], p_new, p)
+        u, p = u_new, torch.where(keep[..., None], p_new, p)
         active = active & (err > eps)
     return u, p, active

@@ -10,21 +10,15 @@ state, so a batch returns what the pairs would give one at a time. Imports neith
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mscl.flow.median import median_filter
-from mscl.flow.tvl1_ops import FLT_EPSILON, centered_gradient, primal_dual_steps, resize_linear, warp
+from mscl.flow.tvl1_ops import centered_gradient, linearize, median_filter_active, primal_dual_steps, resize_linear
 from mscl.params import FlowParams
-
-
-@functools.cache
-def _compiled_steps():
-    # One compiled graph per (shape, steps); torch.compile fuses the stencils of an iteration.
-    return torch.compile(primal_dual_steps, dynamic=None)
 
 
 def image_pyramid(img: Tensor, p: FlowParams) -> list[Tensor]:
@@ -52,42 +46,72 @@ def upsample_flow(u: Tensor, size: tuple[int, int], scale_step: float) -> Tensor
     return torch.cat((up[:, :2] / scale_step, up[:, 2:]), dim=1)
 
 
-def _data_term(I0: Tensor, I1: Tensor, Ix: Tensor, Iy: Tensor, u: Tensor, p: FlowParams):
-    """Warp I1 and its gradient by the flow; linearise ``I1(x + u) - I0(x)`` around ``u``.
+class _Kernels(NamedTuple):
+    """The per-warp, per-outer-iteration and inner-loop steps of :func:`solve_scale`."""
 
-    Returns ``dI`` ``(B, C, H, W)``, ``grad`` ``(B, 1, H, W)`` and ``rho_c`` ``(B, 1, H, W)``.
-    """
-    warped = warp(torch.stack((I1, Ix, Iy), dim=1), u[:, :2], p.interpolation)  # (B, 3, H, W)
-    I1w, I1wx, I1wy = warped[:, 0:1], warped[:, 1:2], warped[:, 2:3]
-    grad = (I1wx.square() + I1wy.square()).clamp_min(FLT_EPSILON)
-    rho_c = I1w - I1wx * u[:, 0:1] - I1wy * u[:, 1:2] - I0[:, None]
-    dI = [I1wx, I1wy] + ([torch.full_like(I1wx, p.gamma)] if u.shape[1] == 3 else [])
-    return torch.cat(dI, dim=1), grad, rho_c
+    linearize: Callable
+    median: Callable
+    steps: Callable
+
+
+@functools.cache
+def _kernels(compile: bool) -> _Kernels:
+    if not compile:
+        return _Kernels(linearize, median_filter_active, primal_dual_steps)
+    # Shape-generic kernels: every pyramid level and batch size reuses one compilation (these
+    # stencils are memory-bound, so static shapes gain little) and no recompile limit is hit.
+    return _Kernels(*(torch.compile(f, dynamic=True) for f in (linearize, median_filter_active, primal_dual_steps)))
 
 
 def solve_scale(I0: Tensor, I1: Tensor, u: Tensor, p: FlowParams, *, compile: bool, check_every: int) -> Tensor:
     """Refine flow ``u`` ``(B, C, H, W)`` on one pyramid level of ``I0``, ``I1`` ``(B, H, W)``."""
     B, C, H, W = u.shape
-    steps_fn = _compiled_steps() if compile else primal_dual_steps
-    consts = dict(l_t=p.lambda_ * p.theta, theta=p.theta, taut=p.tau / p.theta, eps=p.epsilon**2 * H * W)
+    k = _kernels(compile)
+    # A tensor, not a float: the level-dependent threshold must not specialise compiled code.
+    eps = torch.tensor(p.epsilon**2 * H * W, device=u.device)
     Ix, Iy = centered_gradient(I1)
     dual = u.new_zeros(B, C, 2, H, W)  # reset once per level, kept across warps (as OpenCV)
     for _ in range(p.warps):
-        dI, grad, rho_c = _data_term(I0, I1, Ix, Iy, u, p)
-        active = torch.ones(B, dtype=torch.bool, device=u.device)
-        for _ in range(p.outer_iterations):
-            if p.median_filtering > 1:
-                smooth = torch.cat((median_filter(u[:, :2], p.median_filtering), u[:, 2:]), dim=1)
-                u = torch.where(active[:, None, None, None], smooth, u)
-            for start in range(0, p.inner_iterations, check_every):
-                n = min(check_every, p.inner_iterations - start)
-                u, dual, active = steps_fn(u, dual, active, dI, grad, rho_c, steps=n, **consts)
-                # The only host sync of the loop: skip the rest once every pair has stopped.
-                if not bool(active.any()):
-                    break
-            if not bool(active.any()):
-                break
+        data = k.linearize(I0, I1, Ix, Iy, u, mode=p.interpolation, gamma=p.gamma)
+        u, dual = iterate_warp(u, dual, data, p, k, eps=eps, check_every=check_every)
     return u
+
+
+def iterate_warp(u: Tensor, dual: Tensor, data: tuple[Tensor, ...], p: FlowParams, k: _Kernels, *,
+                 eps: Tensor, check_every: int) -> tuple[Tensor, Tensor]:
+    """Outer (median filter) and inner (primal-dual) iterations of one warp, each pair until it stops.
+
+    Every ``check_every`` iterations the host reads how many pairs still iterate; once half of
+    them have stopped, the batch shrinks to the others, so the slowest pair of a batch does not
+    keep the whole batch busy. Returns the updated ``(u, dual)`` of the full batch.
+    """
+    consts = dict(l_t=p.lambda_ * p.theta, theta=p.theta, taut=p.tau / p.theta)
+    full_u, full_dual, rows = u, dual, None  # rows: indices of the iterated pairs in the batch
+    active = torch.ones(len(u), dtype=torch.bool, device=u.device)
+    for _ in range(p.outer_iterations):
+        if p.median_filtering > 1:
+            u = k.median(u, active, p.median_filtering)
+        for start in range(0, p.inner_iterations, check_every):
+            n = min(check_every, p.inner_iterations - start)
+            u, dual, active = k.steps(u, dual, active, *data, eps=eps, steps=n, **consts)
+            running = int(active.sum())  # the only host sync of the loop
+            if running == 0:
+                break
+            if running <= len(active) // 2:
+                full_u, full_dual = _write_back(full_u, full_dual, rows, u, dual)
+                keep = active.nonzero()[:, 0]
+                rows = keep if rows is None else rows[keep]
+                u, dual, active, data = u[keep], dual[keep], active[keep], tuple(t[keep] for t in data)
+        if running == 0:
+            break
+    return _write_back(full_u, full_dual, rows, u, dual)
+
+
+def _write_back(full_u: Tensor, full_dual: Tensor, rows: Tensor | None, u: Tensor, dual: Tensor):
+    """Put the iterated pairs ``rows`` (all when None) back into the full batch."""
+    if rows is None:
+        return u, dual
+    return full_u.index_copy(0, rows, u), full_dual.index_copy(0, rows, dual)
 
 
 def tvl1_torch(I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, check_every: int = 10) -> Tensor:

@@ -1,0 +1,150 @@
+"""TV-L1 speed: frame pairs per second of the OpenCV and PyTorch backends, and their agreement.
+
+Frames are views of a real photograph (matplotlib's sample) by a camera that pans and zooms,
+at the field's usual 340 x 256. Measured in one run, on the same pairs and default params:
+OpenCV in one process on one core, OpenCV over ``--workers`` single-threaded processes, the
+torch backend on CPU and, when CUDA is available, on the GPU (eager and ``torch.compile``d).
+Every torch run reports its mean end-point error to OpenCV's flow.
+
+    python benchmarks/flow.py --pairs 8 --batch 8            # CPU, a quick look
+    python benchmarks/flow.py --pairs 2048 --batch 256       # on a GPU machine
+    python benchmarks/flow.py --pairs 4 --profile            # where the torch CPU time goes
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+import torch
+
+from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
+from mscl.flow.tvl1_torch import tvl1_pairs_torch
+from mscl.params import FlowParams
+
+
+def panning_frames(T: int, H: int, W: int) -> np.ndarray:
+    """``(T, H, W)`` uint8 gray views of a photograph; the camera moves 1.5 px/frame and zooms 1%."""
+    import cv2
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mimage
+
+    with cbook.get_sample_data("grace_hopper.jpg") as fh:
+        photo = mimage.imread(fh, format="jpg")
+    # Loop the camera over a small region so that any number of frames stays inside the photo.
+    frames = []
+    for t in range(T):
+        phase = 2 * np.pi * t / 40
+        s = 0.9 * min(photo.shape[0] / H, photo.shape[1] / W) / (1.01 ** (10 * np.sin(phase)))
+        x0 = photo.shape[1] / 2 + 10 * np.cos(phase) - s * W / 2
+        y0 = photo.shape[0] / 2 + 5 * np.sin(phase) - s * H / 2
+        M = np.array([[s, 0, x0], [0, s, y0]])
+        frames.append(cv2.warpAffine(photo, M, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP))
+    return to_gray(np.stack(frames))
+
+
+# --------------------------------------------------------------------------- OpenCV runs
+
+_shared: dict = {}
+
+
+def _init_worker(gray: np.ndarray, p: FlowParams) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one core per process: processes, not threads, share the machine
+    _shared.update(gray=gray, p=p)
+
+
+def _opencv_chunk(pairs: list[tuple[int, int]]) -> np.ndarray:
+    return tvl1_pairs_opencv(_shared["gray"], pairs, _shared["p"])
+
+
+def run_opencv(gray: np.ndarray, pairs: list, p: FlowParams, workers: int) -> tuple[np.ndarray, float]:
+    """Flow of ``pairs`` over ``workers`` single-threaded processes -> (flow, seconds)."""
+    if workers == 1:
+        _init_worker(gray, p)
+        start = time.perf_counter()
+        return _opencv_chunk(pairs), time.perf_counter() - start
+    chunks = [pairs[i::workers] for i in range(workers)]
+    with mp.get_context("spawn").Pool(workers, _init_worker, (gray, p)) as pool:
+        pool.map(_opencv_chunk, [[pairs[0]]] * workers)  # start-up and first call, not timed
+        start = time.perf_counter()
+        parts = pool.map(_opencv_chunk, chunks)
+        seconds = time.perf_counter() - start
+    flow = np.empty((len(pairs), *gray.shape[1:], 2), np.float32)
+    for i, part in enumerate(parts):
+        flow[i::workers] = part
+    return flow, seconds
+
+
+# --------------------------------------------------------------------------- torch runs
+
+
+def run_torch(gray, pairs, p: FlowParams, device: str, compile: bool) -> tuple[np.ndarray, float]:
+    """Flow of ``pairs`` with the torch backend -> (flow, seconds), after one untimed warm-up batch."""
+    warm = pairs[: p.batch_pairs]
+    tvl1_pairs_torch(gray, warm, p, device, compile=compile)  # compilation, CUDA context, caches
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    flow = tvl1_pairs_torch(gray, pairs, p, device, compile=compile)  # ends with a copy to host
+    return flow, time.perf_counter() - start
+
+
+def profile_torch_cpu(gray, pairs, p: FlowParams) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        tvl1_pairs_torch(gray, pairs, p, "cpu")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=8, help="frame pairs (t, t + 1) to compute")
+    ap.add_argument("--height", type=int, default=256)
+    ap.add_argument("--width", type=int, default=340)
+    ap.add_argument("--batch", type=int, default=8, help="pairs per torch batch (FlowParams.batch_pairs)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="OpenCV processes for the all-cores run")
+    ap.add_argument("--cpu-compile", action="store_true", help="also time torch.compile on CPU (slow to compile)")
+    ap.add_argument("--skip-torch-cpu", action="store_true", help="no torch CPU runs (large --pairs on a GPU box)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--profile", action="store_true", help="print a torch.profiler table of the CPU backend")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    p = dataclasses.replace(FlowParams(), batch_pairs=args.batch)
+    gray = panning_frames(args.pairs + 1, args.height, args.width)
+    pairs = [(t, t + 1) for t in range(args.pairs)]
+    print(f"{args.pairs} pairs of {args.width}x{args.height}, torch {torch.__version__}, "
+          f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
+
+    reference, sec = run_opencv(gray, pairs, p, workers=1)
+    rows = [("opencv, 1 process, 1 thread", args.pairs / sec, None)]
+    if args.workers > 1:
+        _, sec = run_opencv(gray, pairs, p, workers=args.workers)
+        rows.append((f"opencv, {args.workers} processes", args.pairs / sec, None))
+    runs = [] if args.skip_torch_cpu else [("cpu", False)] + [("cpu", True)] * args.cpu_compile
+    if torch.cuda.is_available():
+        runs += [("cuda", False), ("cuda", True)]
+    for device, compile in runs:
+        flow, sec = run_torch(gray, pairs, p, device, compile)
+        epe = float(np.linalg.norm(flow - reference, axis=-1).mean())
+        rows.append((f"torch {device}{', compiled' if compile else ''}, batch {args.batch}", args.pairs / sec, epe))
+
+    print(f"{'backend':44s} {'pairs/s':>9s} {'EPE to OpenCV (px)':>19s}")
+    for name, rate, epe in rows:
+        print(f"{name:44s} {rate:9.2f} {'' if epe is None else f'{epe:19.4f}'}")
+    gpu = [rate for name, rate, _ in rows if name.startswith("torch cuda")]
+    if gpu:
+        print(f"speed ratio torch GPU (best) / OpenCV 1 core: {max(gpu) / rows[0][1]:.1f}")
+    if args.profile:
+        profile_torch_cpu(gray, pairs[: args.batch], p)
+
+
+if __name__ == "__main__":
+    main()
