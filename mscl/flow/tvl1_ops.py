@@ -17,35 +17,29 @@ from mscl.flow.median import median_filter
 FLT_EPSILON = float(torch.finfo(torch.float32).eps)
 
 
-def interp_matrix(n_out: int, n_in: int, src_per_dst: float, device: torch.device) -> Tensor:
-    """Linear-interpolation matrix ``(n_out, n_in)`` of a half-pixel-centred 1-D resize.
+def _linear_taps(n_out: int, n_in: int, src_per_dst: float, device: torch.device):
+    """Left/right input indices ``(n_out,)`` and right weights of a half-pixel-centred 1-D resize.
 
     Output sample ``i`` reads input position ``(i + 0.5) * src_per_dst - 0.5``, clamped to the
     edge pixels, which is how ``cv2.resize(..., INTER_LINEAR)`` samples.
     """
-    x = (torch.arange(n_out, dtype=torch.float64) + 0.5) * src_per_dst - 0.5
-    x = x.clamp(0, n_in - 1)
-    x0 = x.floor()
-    frac = x - x0
-    lo = x0.long()
-    hi = (lo + 1).clamp(max=n_in - 1)
-    A = torch.zeros(n_out, n_in, dtype=torch.float64)
-    rows = torch.arange(n_out)
-    A.index_put_((rows, lo), 1 - frac, accumulate=True)
-    A.index_put_((rows, hi), frac, accumulate=True)
-    return A.to(device=device, dtype=torch.float32)
+    x = ((torch.arange(n_out, device=device, dtype=torch.float64) + 0.5) * src_per_dst - 0.5).clamp(0, n_in - 1)
+    lo = x.floor().long()
+    return lo, (lo + 1).clamp(max=n_in - 1), (x - lo).float()
 
 
 def resize_linear(x: Tensor, size: tuple[int, int], src_per_dst: tuple[float, float]) -> Tensor:
-    """Bilinear resize of ``(..., H, W)`` to ``(..., h, w)`` as two small matrix products.
+    """Bilinear resize of ``(..., H, W)`` to ``(..., h, w)``, one axis after the other.
 
     ``src_per_dst`` is the (y, x) step in input pixels per output pixel: OpenCV uses
     ``1 / scale_step`` when building the pyramid and the size ratio when upsampling flow.
+    Two-tap gathers rather than interpolation matrices: exact in float32 even where matrix
+    products would run in TF32.
     """
-    (h, w), (H, W) = size, x.shape[-2:]
-    Ay = interp_matrix(h, H, src_per_dst[0], x.device)  # (h, H)
-    Ax = interp_matrix(w, W, src_per_dst[1], x.device)  # (w, W)
-    return Ay @ x @ Ax.T  # (..., h, w)
+    lo, hi, f = _linear_taps(size[0], x.shape[-2], src_per_dst[0], x.device)
+    x = x.index_select(-2, lo) * (1 - f)[:, None] + x.index_select(-2, hi) * f[:, None]  # (..., h, W)
+    lo, hi, f = _linear_taps(size[1], x.shape[-1], src_per_dst[1], x.device)
+    return x.index_select(-1, lo) * (1 - f) + x.index_select(-1, hi) * f  # (..., h, w)
 
 
 def centered_gradient(img: Tensor) -> tuple[Tensor, Tensor]:

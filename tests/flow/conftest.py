@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 SIZE = 64  # synthetic frames are SIZE x SIZE
 MARGIN = 8  # border pixels left out of accuracy checks (motion enters/leaves the image there)
@@ -123,3 +124,13 @@ def hopper_video(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
         photo = mimage.imread(fh, format="jpg")
     frames, flow = camera_pan(photo, T=5, H=96, W=128)
     return encode_decode(frames, tmp_path_factory.mktemp("video") / "pan.mp4"), flow
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One torch thread: on a shared machine, intra-op threads on these small tensors mostly
+    wait for each other (a test file ran 6x slower with two threads under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

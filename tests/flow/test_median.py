@@ -10,6 +10,8 @@ import torch
 
 from mscl.flow.median import median_filter, odd_even_merge_sort, selection_network
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def _run(ops, out, values):
     env = dict(enumerate(values))

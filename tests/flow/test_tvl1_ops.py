@@ -16,6 +16,8 @@ from mscl.flow.tvl1_ops import (
     warp,
 )
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 @pytest.fixture
 def image() -> np.ndarray:

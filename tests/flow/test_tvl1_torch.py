@@ -14,6 +14,8 @@ from mscl.flow.tvl1_torch import image_pyramid, tvl1_pairs_torch, tvl1_torch
 from mscl.params import FlowParams
 
 MARGIN = 8
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 MOTIONS = ["translation", "rotation", "zoom", "static"]
 # Acceptance bound of the torch backend: mean EPE to OpenCV over the whole image.
 AGREEMENT_EPE = 0.25
@@ -108,3 +110,15 @@ def test_torch_backend_imports_without_cv2_and_av():
         "assert f.shape == (1, 2, 20, 20)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("compile", [False, True])
+def test_cuda_agrees_with_opencv(hopper_video, flow_epe, compile):
+    frames, _ = hopper_video
+    gray, pairs = to_gray(frames), [(t, t + 1) for t in range(4)]
+    ours = tvl1_pairs_torch(gray, pairs, FlowParams(batch_pairs=3), "cuda", compile=compile)
+    theirs = tvl1_pairs_opencv(gray, pairs, FlowParams())
+    for t in range(4):
+        assert flow_epe(ours[t], theirs[t]) <= AGREEMENT_EPE
+        assert flow_epe(ours[t], theirs[t], MARGIN) <= INTERIOR_AGREEMENT_EPE
