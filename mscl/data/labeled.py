@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mscl.io.frames import FrameReader
-from mscl.io.tables import USABLE
+from mscl.io.tables import USABLE, read_csv, read_videos
 from mscl.transforms.color import normalize
 from mscl.transforms.spatial import (
     center_crop_box,
@@ -65,6 +65,27 @@ def labeled_videos(videos: pd.DataFrame, manifest: pd.DataFrame, frames_dir: str
     rows = videos[videos["split"] == split].merge(usable, on="video_id", how="inner")
     rows["frames"] = [str(Path(frames_dir) / f) for f in rows["frames"]]
     return rows.astype({"num_frames": int}).reset_index(drop=True)
+
+
+class SplitTables(NamedTuple):
+    """The downstream videos: ``train`` and the evaluation split ``test`` (named ``split``),
+    class names by label, and how many of their indexed videos had no usable frames."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    split: str
+    classes: list[str]
+    skipped: int
+
+
+def split_tables(videos_csv: str | Path, frames_dir: str | Path) -> SplitTables:
+    """Read the index and the frames manifest into the train and evaluation tables."""
+    videos = read_videos(videos_csv)
+    manifest = read_csv(Path(frames_dir) / "manifest.csv", MANIFEST_COLUMNS)
+    split = evaluation_split(videos)
+    train, test = (labeled_videos(videos, manifest, frames_dir, s) for s in ("train", split))
+    indexed = int(videos["split"].isin(["train", split]).sum())
+    return SplitTables(train, test, split, class_names(videos), indexed - len(train) - len(test))
 
 
 # --------------------------------------------------------------------------- frame indices

@@ -11,6 +11,7 @@ from mscl.data.labeled import (
     evaluation_split,
     labeled_videos,
     segment_indices,
+    split_tables,
 )
 from mscl.io.frames import write_frames
 from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
@@ -112,3 +113,19 @@ def test_labeled_videos_keeps_usable_videos_of_the_split(tmp_path):
 def test_eval_views_rejects_other_crop_counts():
     with pytest.raises(ValueError, match="crops must be 1 or 3"):
         eval_views(torch.zeros(1, 3, 2, 8, 8), crop_size=8, crops=2)
+
+
+def test_split_tables_reads_the_index_and_counts_unusable_videos(tmp_path):
+    pd.DataFrame({
+        "video_id": ["a", "b", "c", "d"], "path": [""] * 4, "label": [1, 0, 1, 0],
+        "label_name": ["up", "down", "up", "down"], "split": ["train", "val", "val", "train"],
+    }).to_csv(tmp_path / "videos.csv", index=False)
+    (tmp_path / "frames").mkdir()
+    pd.DataFrame({
+        "video_id": ["a", "b", "c", "d"], "frames": ["a.zip", "b.zip", "", "d.zip"], "num_frames": [8, 8, 0, 8],
+        "status": ["ok", "ok", "too_short", "ok"], "reason": ["", "", "3 frames", ""],
+    }).to_csv(tmp_path / "frames/manifest.csv", index=False)
+    t = split_tables(tmp_path / "videos.csv", tmp_path / "frames")
+    assert t.split == "val" and t.classes == ["down", "up"] and t.skipped == 1
+    assert list(t.train["video_id"]) == ["a", "d"] and list(t.test["video_id"]) == ["b"]
+    assert t.test["frames"][0] == str(tmp_path / "frames" / "b.zip")

@@ -1,0 +1,139 @@
+"""The pretrained encoder and what the downstream stages run through it.
+
+Only the RGB query backbone of pretraining is kept (method doc 1, last point): the sidecar of
+``encoder.pt`` names the backbone and its width, so a plain ``R3D18(width=...)`` rebuilds it.
+Clip batches go through the network in ``channels_last_3d`` (about 5x faster than the default
+layout for the CPU demo's 3D convolutions, and the fast layout on GPUs) under bf16 autocast on
+CUDA. Retrieval (method doc 6.2) averages the pooled features of a video's views.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple
+
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from mscl.data.labeled import LabeledClips
+from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
+from mscl.flow.tvl1_torch import resolve_device
+from mscl.io.checkpoint import load_module_state
+from mscl.models.r3d import R3D18
+from mscl.params import RetrieveParams
+
+BACKBONE = "r3d_18"
+
+
+# --------------------------------------------------------------------------- encoder and devices
+
+
+def load_encoder(path: str, *, init: str, seed: int = 0) -> tuple[R3D18, dict]:
+    """Rebuild the encoder described by the sidecar of ``path``.
+
+    Args:
+        path: ``encoder.pt`` written by ``mscl.io.checkpoint.save_module``.
+        init: ``"pretrained"`` loads the weights; ``"random"`` keeps a seeded fresh
+            initialisation of the same architecture (the lower baseline).
+    Returns:
+        (encoder, sidecar).
+    """
+    state, sidecar = load_module_state(path)
+    if sidecar.get("backbone") != BACKBONE:
+        raise ValueError(f"{path}: backbone {sidecar.get('backbone')!r}, expected {BACKBONE!r}")
+    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
+        torch.manual_seed(seed)
+        encoder = R3D18(width=int(sidecar["width"]))
+    if init == "pretrained":
+        encoder.load_state_dict(state)
+    elif init != "random":
+        raise ValueError(f"init must be 'pretrained' or 'random', got {init!r}")
+    return encoder, sidecar
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on CUDA; a no-op elsewhere (CPU bf16 3D convolutions are slower than fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
+
+
+def batch_views(views: Tensor, device: torch.device) -> Tensor:
+    """Loader views (B, V, 3, T, S, S) -> network input (B*V, 3, T, S, S) on ``device``, channels-last."""
+    x = views.flatten(0, 1).to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last_3d)
+
+
+def make_loader(ds: LabeledClips, *, batch_size: int, workers: int, device: torch.device,
+                shuffle: bool = False, seed: int = 0) -> DataLoader:
+    """Batches of whole videos holding about ``batch_size`` clips (at least one video)."""
+    videos = max(1, batch_size // ds.views_per_video)
+    return DataLoader(ds, batch_size=videos, shuffle=shuffle, num_workers=workers,
+                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------- running views
+
+
+class ViewOutputs(NamedTuple):
+    """A network's output for every view of every video, in table order.
+
+    values: (N, V, X) float32 (pooled features or logits); labels: (N,) long.
+    """
+
+    values: Tensor
+    labels: Tensor
+
+    @property
+    def video(self) -> Tensor:
+        """(N, X): the mean over a video's views."""
+        return self.values.mean(dim=1)
+
+
+@torch.no_grad()
+def forward_views(fn: Callable[[Tensor], Tensor], ds: LabeledClips, *, batch_size: int, workers: int,
+                  device: torch.device, bf16: bool) -> ViewOutputs:
+    """Apply ``fn`` ((B, 3, T, S, S) -> (B, X), on ``device``) to every view of ``ds``."""
+    values, labels, index = [], [], []
+    for batch in make_loader(ds, batch_size=batch_size, workers=workers, device=device):
+        B, V = batch.views.shape[:2]
+        with autocast(device, bf16):
+            out = fn(batch_views(batch.views, device))  # (B*V, X)
+        values.append(out.float().cpu().reshape(B, V, -1))
+        labels.append(batch.label)
+        index.append(batch.index)
+    order = torch.cat(index).argsort()
+    return ViewOutputs(torch.cat(values)[order], torch.cat(labels)[order])
+
+
+def extract_features(encoder: R3D18, ds: LabeledClips, *, batch_size: int, workers: int,
+                     device: torch.device, bf16: bool) -> ViewOutputs:
+    """Pooled features (N, V, 8w) of every view with the encoder frozen in eval mode."""
+    encoder.eval().to(device, memory_format=torch.channels_last_3d)
+    return forward_views(encoder.pooled_feature, ds, batch_size=batch_size, workers=workers, device=device, bf16=bf16)
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+class RetrievalResult(NamedTuple):
+    """metrics: recall@k in percent and counts; neighbours: (Nq, shown) gallery rows, best first."""
+
+    metrics: dict
+    neighbours: Tensor
+
+
+def video_retrieval(p: RetrieveParams, encoder: R3D18, gallery: pd.DataFrame, queries: pd.DataFrame) -> RetrievalResult:
+    """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), method doc 6.2."""
+    device = resolve_device(p.device)
+    kw = dict(num_frames=p.num_frames, train=False, crop_size=p.crop_size, clips=p.clips, crops=p.crops)
+    run = dict(batch_size=p.batch_size, workers=p.workers, device=device, bf16=p.bf16)
+    start = time.perf_counter()
+    g = extract_features(encoder, LabeledClips(gallery, **kw), **run)
+    q = extract_features(encoder, LabeledClips(queries, **kw), **run)
+    seconds = time.perf_counter() - start
+    sim = similarity(q.video, g.video)  # (Nq, Ng)
+    recall = recall_at_k(sim, q.labels, g.labels)
+    metrics = {f"R@{k}": round(100 * r, 2) for k, r in recall.items()}
+    metrics |= {"queries": len(queries), "gallery": len(gallery), "feature_dim": int(g.values.shape[-1]),
+                "videos_per_second": round((len(queries) + len(gallery)) / seconds, 2)}
+    return RetrievalResult(metrics, nearest_neighbours(sim, p.shown))

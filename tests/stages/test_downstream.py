@@ -1,0 +1,73 @@
+"""The finetune, linear and retrieve stages as DVC runs them, on tiny noise videos."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mscl.io.checkpoint import load_module_state, save_module
+from mscl.io.frames import write_frames
+from mscl.models.r3d import R3D18
+
+from helpers import run_stage
+
+VIEWS = {"num_frames": 4, "workers": 0, "device": "cpu"}
+
+
+def _dataset(root, per_class=3, classes=("dark", "bright")):
+    """videos.csv (+ one broken video) and data/frames with its manifest; classes differ in brightness."""
+    rng = np.random.default_rng(0)
+    videos, manifest = [], []
+    for label, name in enumerate(classes):
+        for i in range(per_class):
+            vid = f"{name}/{name}_{i}"
+            frames = rng.integers(100 * label, 100 * label + 100, (10, 20, 24, 3), dtype=np.uint8)
+            write_frames(root / "frames" / f"{vid}.zip", frames, quality=90, meta={})
+            split = "test" if i == 0 else "train"
+            videos.append({"video_id": vid, "path": f"raw/{vid}.mp4", "label": label, "label_name": name, "split": split})
+            manifest.append({"video_id": vid, "frames": f"{vid}.zip", "num_frames": 10, "height": 20, "width": 24,
+                             "fps": 25.0, "status": "ok", "reason": ""})
+    videos.append({"video_id": "bad", "path": "raw/bad.mp4", "label": 0, "label_name": "dark", "split": "train"})
+    manifest.append({"video_id": "bad", "frames": "", "num_frames": 0, "height": 0, "width": 0, "fps": 0.0,
+                     "status": "empty", "reason": "zero bytes"})
+    pd.DataFrame(videos).to_csv(root / "videos.csv", index=False)
+    pd.DataFrame(manifest).to_csv(root / "frames" / "manifest.csv", index=False)
+    save_module(root / "encoder.pt", R3D18(width=4), {"backbone": "r3d_18", "width": 4, "method": "mscl", "params": {}})
+
+
+@pytest.mark.slow
+def test_downstream_stages_write_their_outputs(tmp_path, write_params):
+    _dataset(tmp_path)
+    params = write_params({
+        "finetune": {**VIEWS, "crop_size": 16, "test_crop_size": 16, "test_clips": 2, "test_crops": 3,
+                     "batch_size": 2, "epochs": 2, "milestones": [1]},
+        "linear": {**VIEWS, "crop_size": 16, "batch_size": 4, "epochs": 5, "probe_batch": 4},
+        "retrieve": {**VIEWS, "crop_size": 16, "batch_size": 4, "queries": 2, "shown": 3},
+    })
+    inputs = [params, tmp_path / "encoder.pt", tmp_path / "videos.csv", tmp_path / "frames"]
+    run_stage("finetune", *inputs, tmp_path / "models/finetune", tmp_path / "metrics/finetune.json",
+              tmp_path / "reports/finetune/confusion.png", tmp_path / "dvclive/finetune")
+    m = json.loads((tmp_path / "metrics/finetune.json").read_text())
+    assert m["skipped_videos"] == 1 and m["test_videos"] == 2 and m["split"] == "test"
+    assert set(m["multi_view"]) == {"clip_top1", "clip_top5", "video_top1", "video_top5"}
+    _, sidecar = load_module_state(tmp_path / "models/finetune/classifier.pt")
+    assert sidecar["classes"] == ["dark", "bright"] and sidecar["encoder"]["width"] == 4
+    curve = pd.read_csv(tmp_path / "dvclive/finetune/plots/metrics/train/loss.tsv", sep="\t")
+    assert list(curve["step"]) == [0, 1]
+    assert (tmp_path / "reports/finetune/confusion.png").stat().st_size > 0
+
+    run_stage("linear", *inputs, tmp_path / "metrics/linear.json")
+    assert json.loads((tmp_path / "metrics/linear.json").read_text())["train_videos"] == 4
+
+    run_stage("retrieve", *inputs, tmp_path / "metrics/retrieval.json", tmp_path / "reports/retrieve/neighbours.png")
+    r = json.loads((tmp_path / "metrics/retrieval.json").read_text())
+    assert [k for k in r if k.startswith("R@")] == ["R@1", "R@5", "R@10", "R@20", "R@50"] and r["R@50"] == 100.0
+    assert (tmp_path / "reports/retrieve/neighbours.png").stat().st_size > 0
+
+
+def test_bad_params_stop_before_any_work(tmp_path, write_params):
+    params = write_params({"retrieve": {"crops": 2}})
+    r = run_stage("retrieve", params, tmp_path / "e.pt", tmp_path / "v.csv", tmp_path / "frames",
+                  tmp_path / "m.json", tmp_path / "n.png", check=False)
+    assert r.returncode != 0 and "retrieve.crops = 2 is not one of [1, 3]" in r.stderr
+    assert not (tmp_path / "m.json").exists()
