@@ -11,7 +11,8 @@ flow (2.4) run on the training device in :func:`prepare_batch`, or in the loader
 
 Raw items carry RGB as uint8 (a quarter of float32's bytes through worker shared memory and the
 host-to-device copy) and flow as float32 normalised (u, v). A video whose containers cannot be
-read is logged once, replaced by another random video and counted in the batch.
+read is logged (once per video and process), replaced by another random video and counted in the
+batch.
 """
 from __future__ import annotations
 
