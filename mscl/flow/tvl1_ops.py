@@ -50,11 +50,11 @@ def centered_gradient(img: Tensor) -> tuple[Tensor, Tensor]:
     return Ix, Iy
 
 
-def forward_gradient(u: Tensor) -> Tensor:
-    """Forward differences of ``(B, C, H, W)``, zero on the last column/row -> ``(B, C, 2, H, W)``."""
+def forward_gradient(u: Tensor) -> tuple[Tensor, Tensor]:
+    """Forward differences ``(ux, uy)`` of ``(B, C, H, W)``, zero on the last column/row."""
     ux = F.pad(u[..., :, 1:] - u[..., :, :-1], (0, 1))
     uy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
-    return torch.stack((ux, uy), dim=2)
+    return ux, uy
 
 
 def divergence(p: Tensor) -> Tensor:
@@ -148,7 +148,9 @@ def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: floa
     Returns:
         ``v`` ``(B, C, H, W)``.
     """
-    rho = rho_c + (dI * u).sum(dim=1, keepdim=True)  # (B, 1, H, W) linearised residual
+    rho = rho_c  # (B, 1, H, W) linearised residual; a sum over dim 1 would be a reduction kernel
+    for c in range(u.shape[1]):
+        rho = rho + dI[:, c : c + 1] * u[:, c : c + 1]
     # The three cases of the shrinkage (step -rho/|grad|^2 if it is within +-l_t, else +-l_t)
     # are one clamp. OpenCV instead steps 0 when |grad|^2 <= FLT_EPSILON and |rho| <= l_t
     # |grad|^2; the floor on grad keeps that case within l_t * FLT_EPSILON of it.
@@ -156,15 +158,16 @@ def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: floa
     return torch.addcmul(u, coef, dI)
 
 
-def primal_dual_steps(
+def primal_dual_step(
     u: Tensor, p: Tensor, active: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, *,
-    l_t: float, theta: float, taut: float, eps: Tensor | float, steps: int,
+    l_t: float, theta: float, taut: float, eps: Tensor | float,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Run ``steps`` primal-dual iterations; pairs that are not ``active`` stay frozen.
+    """One primal-dual iteration; pairs that are not ``active`` stay frozen.
 
-    One iteration: ``v = TH(u)``; ``u' = v + theta div p``; ``p' = (p + taut grad u') /
-    (1 + taut |grad u'|)``. A pair stops (``active`` -> False) after the iteration whose squared
-    update ``sum |u' - u|^2`` is ``<= eps``, exactly as OpenCV's per-pair loop stops.
+    ``v = TH(u)``; ``u' = v + theta div p``; ``p' = (p + taut grad u') / (1 + taut |grad u'|)``.
+    A pair stops (``active`` -> False) after the iteration whose squared update
+    ``sum |u' - u|^2`` is ``<= eps``, exactly as OpenCV's per-pair loop stops. Compiled, one
+    iteration is a few fused kernels that write only ``u'``, ``p'`` and the per-pair sums.
 
     Args:
         u: ``(B, C, H, W)``; p: ``(B, C, 2, H, W)`` dual variable; active: ``(B,)`` bool;
@@ -172,14 +175,14 @@ def primal_dual_steps(
     Returns:
         updated ``(u, p, active)``.
     """
-    for _ in range(steps):
-        keep = active[:, None, None, None]  # (B, 1, 1, 1)
-        # Masking u here (not after the dual step) lets a fused kernel write u once; the frozen
-        # pairs then have a zero update, so their `active` stays False.
-        u_new = torch.where(keep, threshold_step(u, dI, grad, rho_c, l_t) + theta * divergence(p), u)
-        err = (u_new - u).square().sum(dim=(1, 2, 3))  # (B,)
-        g = forward_gradient(u_new)  # (B, C, 2, H, W)
-        p_new = (p + taut * g) / (1.0 + taut * torch.hypot(g[:, :, 0:1], g[:, :, 1:2]))
-        u, p = u_new, torch.where(keep[..., None], p_new, p)
-        active = active & (err > eps)
-    return u, p, active
+    keep = active[:, None, None, None]  # (B, 1, 1, 1)
+    # Masking u here (not after the dual step) lets a fused kernel write u once; the frozen
+    # pairs then have a zero update, so their `active` stays False.
+    u_new = torch.where(keep, threshold_step(u, dI, grad, rho_c, l_t) + theta * divergence(p), u)
+    err = (u_new - u).square().sum(dim=(1, 2, 3))  # (B,)
+    ux, uy = forward_gradient(u_new)  # (B, C, H, W) each
+    # Two planes, masked before stacking: a stacked gradient or dual would go through memory.
+    norm = 1.0 + taut * torch.hypot(ux, uy)
+    px = torch.where(keep, (p[:, :, 0] + taut * ux) / norm, p[:, :, 0])
+    py = torch.where(keep, (p[:, :, 1] + taut * uy) / norm, p[:, :, 1])
+    return u_new, torch.stack((px, py), dim=2), active & (err > eps)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mscl.flow.tvl1_ops import centered_gradient, linearize, median_filter_active, primal_dual_steps, resize_linear
+from mscl.flow.tvl1_ops import centered_gradient, linearize, median_filter_active, primal_dual_step, resize_linear
 from mscl.params import FlowParams
 
 
@@ -51,16 +51,16 @@ class _Kernels(NamedTuple):
 
     linearize: Callable
     median: Callable
-    steps: Callable
+    step: Callable
 
 
 @functools.cache
 def _kernels(compile: bool) -> _Kernels:
     if not compile:
-        return _Kernels(linearize, median_filter_active, primal_dual_steps)
+        return _Kernels(linearize, median_filter_active, primal_dual_step)
     # Shape-generic kernels: every pyramid level and batch size reuses one compilation (these
     # stencils are memory-bound, so static shapes gain little) and no recompile limit is hit.
-    return _Kernels(*(torch.compile(f, dynamic=True) for f in (linearize, median_filter_active, primal_dual_steps)))
+    return _Kernels(*(torch.compile(f, dynamic=True) for f in (linearize, median_filter_active, primal_dual_step)))
 
 
 def solve_scale(I0: Tensor, I1: Tensor, u: Tensor, p: FlowParams, *, compile: bool, check_every: int) -> Tensor:
@@ -92,8 +92,8 @@ def iterate_warp(u: Tensor, dual: Tensor, data: tuple[Tensor, ...], p: FlowParam
         if p.median_filtering > 1:
             u = k.median(u, active, p.median_filtering)
         for start in range(0, p.inner_iterations, check_every):
-            n = min(check_every, p.inner_iterations - start)
-            u, dual, active = k.steps(u, dual, active, *data, eps=eps, steps=n, **consts)
+            for _ in range(min(check_every, p.inner_iterations - start)):
+                u, dual, active = k.step(u, dual, active, *data, eps=eps, **consts)
             running = int(active.sum())  # the only host sync of the loop
             if running == 0:
                 break
@@ -120,8 +120,9 @@ def tvl1_torch(I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, 
     Args:
         I0, I1: ``(N, H, W)`` grayscale in [0, 255] (any float or uint8 dtype, any device).
         p: flow params (TV-L1 fields, ``interpolation`` of the warping).
-        compile: run the primal-dual iterations through ``torch.compile``.
-        check_every: iterations between checks that all pairs have stopped (host syncs).
+        compile: run the warping, median filter and primal-dual iteration through ``torch.compile``
+            (worth it on GPU; the first call compiles for minutes on a small CPU).
+        check_every: iterations between reads of how many pairs still iterate (host syncs).
     Returns:
         ``(N, 2, H, W)`` float32 flow in pixels on ``I0.device`` (channel 0 = u, 1 = v), such
         that ``I0(x) ~ I1(x + flow(x))``.

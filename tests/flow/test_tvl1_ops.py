@@ -10,7 +10,7 @@ from mscl.flow.tvl1_ops import (
     centered_gradient,
     divergence,
     forward_gradient,
-    primal_dual_steps,
+    primal_dual_step,
     resize_linear,
     threshold_step,
     warp,
@@ -48,13 +48,13 @@ def test_divergence_is_minus_adjoint_of_forward_gradient():
     p = torch.randn(2, 3, 2, 9, 11, generator=gen, dtype=torch.float64)
     p[:, :, 0, :, -1] = 0  # the dual update keeps p where the gradient is zero: last column of
     p[:, :, 1, -1, :] = 0  # p_x, last row of p_y
-    assert torch.allclose((forward_gradient(u) * p).sum(), -(u * divergence(p)).sum())
+    assert torch.allclose((torch.stack(forward_gradient(u), dim=2) * p).sum(), -(u * divergence(p)).sum())
 
 
 def test_forward_gradient_is_zero_on_last_column_and_row():
-    g = forward_gradient(torch.arange(12.0).reshape(1, 1, 3, 4))
-    np.testing.assert_array_equal(g[0, 0, 0].numpy(), [[1, 1, 1, 0]] * 3)
-    np.testing.assert_array_equal(g[0, 0, 1].numpy(), [[4] * 4, [4] * 4, [0] * 4])
+    ux, uy = forward_gradient(torch.arange(12.0).reshape(1, 1, 3, 4))
+    np.testing.assert_array_equal(ux[0, 0].numpy(), [[1, 1, 1, 0]] * 3)
+    np.testing.assert_array_equal(uy[0, 0].numpy(), [[4] * 4, [4] * 4, [0] * 4])
 
 
 @pytest.mark.parametrize(("mode", "flag"), [("bicubic", cv2.INTER_CUBIC), ("bilinear", cv2.INTER_LINEAR)])
@@ -78,18 +78,24 @@ def test_threshold_step_three_cases():
     assert torch.all(v[:, 1] == 0)
 
 
-def test_primal_dual_steps_freeze_each_pair_when_it_converges():
+def test_primal_dual_step_freezes_each_pair_when_it_converges():
     gen = torch.Generator().manual_seed(0)
     B, H, W = 2, 12, 14
     dI = torch.randn(B, 2, H, W, generator=gen) * 10
     grad = dI.square().sum(1, keepdim=True)
     rho_c = torch.randn(B, 1, H, W, generator=gen) * 20
     rho_c[0] = 0  # pair 0 already fits: its first update is zero, so it stops at once
-    u0, p0, act = torch.zeros(B, 2, H, W), torch.zeros(B, 2, 2, H, W), torch.ones(B, dtype=torch.bool)
     kw = dict(l_t=0.045, theta=0.3, taut=0.25 / 0.3, eps=1e-4 * H * W)
-    u, p, active = primal_dual_steps(u0, p0, act, dI, grad, rho_c, steps=6, **kw)
+
+    def iterate(u, p, active, rows, steps):
+        for _ in range(steps):
+            u, p, active = primal_dual_step(u, p, active, dI[rows], grad[rows], rho_c[rows], **kw)
+        return u, p, active
+
+    u0, p0, act = torch.zeros(B, 2, H, W), torch.zeros(B, 2, 2, H, W), torch.ones(B, dtype=torch.bool)
+    u, p, active = iterate(u0, p0, act, slice(None), 6)
     assert active.tolist() == [False, True]
     for b, steps in [(0, 1), (1, 6)]:
-        ub, pb, _ = primal_dual_steps(u0[b : b + 1], p0[b : b + 1], act[:1], dI[b : b + 1], grad[b : b + 1],
-                                      rho_c[b : b + 1], steps=steps, **kw)
+        rows = slice(b, b + 1)
+        ub, pb, _ = iterate(u0[rows], p0[rows], act[rows], rows, steps)
         assert torch.equal(ub[0], u[b]) and torch.equal(pb[0], p[b])
