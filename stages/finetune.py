@@ -19,7 +19,8 @@ from mscl.params import load_section, to_dict
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     for name, what in [("params", "params.yaml"), ("encoder", "input: pretrained encoder.pt (+ .json sidecar)"),
-                       ("videos_csv", "input: the video index"), ("frames_dir", "input: frame containers + manifest.csv"),
+                       ("videos_csv", "input: the video index"),
+                       ("frames_dir", "input: frame containers + manifest.csv"),
                        ("model_dir", "output: classifier.pt + .json"), ("metrics", "output: metrics json"),
                        ("confusion", "output: confusion matrix picture"), ("live_dir", "output: dvclive curves")]:
         ap.add_argument(name, help=what)

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
     metrics = linear_probe(p, encoder, tables.train, tables.test, len(tables.classes))
     write_json(args.metrics, metrics | {"split": tables.split, "skipped_videos": tables.skipped})
-    print(f"linear ({p.init} init): {tables.split} video top-1 {metrics['video_top1']}%, top-5 {metrics['video_top5']}%; "
-          f"{metrics['videos_per_second']} videos/s feature extraction")
+    print(f"linear ({p.init} init): {tables.split} video top-1 {metrics['video_top1']}%, "
+          f"top-5 {metrics['video_top5']}%; {metrics['videos_per_second']} videos/s feature extraction")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ def predict(model: nn.Module, ds: LabeledClips, p: FinetuneParams, device: torch
     return forward_views(model, ds, batch_size=p.batch_size, workers=p.workers, device=device, bf16=p.bf16)
 
 
-def multi_view_eval(model: nn.Module, multi: LabeledClips, p: FinetuneParams, device: torch.device) -> tuple[dict, Tensor]:
+def multi_view_eval(model: nn.Module, multi: LabeledClips, p: FinetuneParams,
+                    device: torch.device) -> tuple[dict, Tensor]:
     """Multi-view accuracies (and speed), and the video predictions (N,) long."""
     start = time.perf_counter()
     many = predict(model, multi, p, device)  # (N, V, C)

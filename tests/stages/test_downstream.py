@@ -24,7 +24,8 @@ def _dataset(root, per_class=3, classes=("dark", "bright")):
             frames = rng.integers(100 * label, 100 * label + 100, (10, 20, 24, 3), dtype=np.uint8)
             write_frames(root / "frames" / f"{vid}.zip", frames, quality=90, meta={})
             split = "test" if i == 0 else "train"
-            videos.append({"video_id": vid, "path": f"raw/{vid}.mp4", "label": label, "label_name": name, "split": split})
+            videos.append({"video_id": vid, "path": f"raw/{vid}.mp4", "label": label, "label_name": name,
+                           "split": split})
             manifest.append({"video_id": vid, "frames": f"{vid}.zip", "num_frames": 10, "height": 20, "width": 24,
                              "fps": 25.0, "status": "ok", "reason": ""})
     videos.append({"video_id": "bad", "path": "raw/bad.mp4", "label": 0, "label_name": "dark", "split": "train"})
