@@ -9,6 +9,7 @@ CUDA. Retrieval (method doc 6.2) averages the pooled features of a video's views
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pandas as pd
@@ -29,7 +30,7 @@ BACKBONE = "r3d_18"
 # --------------------------------------------------------------------------- encoder and devices
 
 
-def load_encoder(path: str, *, init: str, seed: int = 0) -> tuple[R3D18, dict]:
+def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[R3D18, dict]:
     """Rebuild the encoder described by the sidecar of ``path``.
 
     Args:
