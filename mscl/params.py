@@ -159,6 +159,7 @@ class PretrainParams:
     bf16: bool = _f(True, doc="bf16 autocast on CUDA")
     channels_last: bool = _f(True, doc="channels_last_3d memory format on CUDA")
     compile: bool = _f(False, doc="torch.compile the encoders")
+    sync_bn: bool = _f(False, doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
     gpus: int = _f(1, min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")
     nnodes: int = _f(1, min=1)
     node_rank: int = _f(0, min=0)

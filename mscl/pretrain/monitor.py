@@ -1,0 +1,92 @@
+"""Training progress: a progress bar with clips/s and ETA, and dvclive curves of every term.
+
+dvclive's step is the global training step, so a resumed run continues the same curves: rows
+logged after the checkpoint it resumes from (by the killed run) are dropped first.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from mscl import dist
+
+
+def truncate_curves(live_dir: Path, start: int) -> None:
+    """Drop rows with ``step >= start`` from every dvclive metric file under ``live_dir``."""
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        with open(tsv, newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        if not rows:
+            continue
+        with open(tsv, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(r for r in rows if int(r["step"]) < start)
+
+
+class TrainLog:
+    """Running means of the loss terms, averaged over processes and logged every ``log_every`` steps."""
+
+    def __init__(self, live_dir: str | Path, *, total: int, start: int, log_every: int):
+        self.log_every, self.main = log_every, dist.is_main()
+        self.sums, self.count, self.last = defaultdict(float), 0, {}
+        self.live, self.bar = None, None
+        if self.main:
+            from dvclive import Live
+
+            if start:
+                truncate_curves(Path(live_dir), start)
+            else:
+                import shutil
+
+                shutil.rmtree(live_dir, ignore_errors=True)
+            self.live = Live(str(live_dir), resume=start > 0, save_dvc_exp=False, dvcyaml=False)
+            self.bar = tqdm(total=total, initial=start, desc="pretrain", unit="step", dynamic_ncols=True)
+
+    def step(self, step: int, losses: dict[str, torch.Tensor], *, lr: float, clips_per_s: float, replaced: int) -> None:
+        """Account one finished step; log the means of the last ``log_every`` steps when due."""
+        for name, value in losses.items():
+            self.sums[name] += float(value)
+        self.sums["loss"] += sum(float(v) for v in losses.values())
+        self.sums["clips_per_s"] += clips_per_s
+        self.sums["replaced_samples"] += replaced
+        self.count += 1
+        if self.bar is not None:
+            self.bar.update()
+            self.bar.set_postfix(loss=f"{float(sum(losses.values())):.3f}", clips_s=f"{clips_per_s:.1f}")
+        if step % self.log_every == 0:
+            self._log(step, lr)
+
+    def _log(self, step: int, lr: float) -> None:
+        names = sorted(self.sums)
+        means = torch.tensor([self.sums[n] / self.count for n in names], dtype=torch.float64)
+        if dist.world_size() > 1:  # every process reaches this at the same steps
+            torch.distributed.all_reduce(means)
+            means /= dist.world_size()
+        self.last = {n: float(v) for n, v in zip(names, means)} | {"lr": float(lr), "step": step}
+        self.last["replaced_samples"] *= dist.world_size() * self.count  # a total, not a mean
+        self.sums, self.count = defaultdict(float), 0
+        if self.live is not None:
+            self.live.step = step
+            for name, value in self.last.items():
+                if name != "step":
+                    self.live.log_metric(f"train/{name}", value)
+
+    def flush(self, step: int) -> None:
+        """Write dvclive's summary (at checkpoints and at the end)."""
+        if self.live is not None:
+            self.live.make_summary()
+
+    def summary(self) -> dict:
+        """The last logged values (averaged over processes)."""
+        return dict(self.last)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.live is not None:
+            self.live.end()

@@ -1,0 +1,91 @@
+"""The pretrain stage's work: data, model, resume, the loop, and the encoder file."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from mscl import dist
+from mscl.data.pretrain import PretrainDataset, collate
+from mscl.data.sampler import EpochBatches, batches_from
+from mscl.io.checkpoint import save_module
+from mscl.io.tables import read_csv, read_videos
+from mscl.models.sync_bn import convert_batchnorm
+from mscl.params import PretrainParams, to_dict
+from mscl.pretrain.monitor import TrainLog
+from mscl.pretrain.train import build_model, build_optimizer, build_schedules, prepare_model, resume, run_fingerprint, train
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainPaths:
+    """Inputs and outputs of the stage (all from argv)."""
+
+    videos_csv: str
+    frames_dir: str
+    flow_dir: str
+    samples_csv: str
+    model_dir: str
+    checkpoint: str
+    live_dir: str
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> PretrainDataset:
+    """Train-split views from the screened samples, frames and flow."""
+    samples = read_csv(paths.samples_csv, ["video_id", "start", "kept"])
+    frames = read_csv(Path(paths.frames_dir) / "manifest.csv", ["video_id", "frames", "status"])
+    flow = read_csv(Path(paths.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
+    read_videos(paths.videos_csv)  # fails early on a malformed index
+    return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=flow_offset, step=flow_step)
+
+
+def data_signature(paths: PretrainPaths) -> str:
+    """Hash of the tables the run reads (a checkpoint from other data is not resumed)."""
+    h = hashlib.sha1()
+    for f in (paths.samples_csv, Path(paths.frames_dir) / "manifest.csv", Path(paths.flow_dir) / "manifest.csv"):
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
+def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> dict:
+    """Pretrain from the stage's inputs (resuming a matching checkpoint); write the encoder.
+
+    Returns:
+        metrics: steps, epochs, the last logged loss terms, clips/s and seconds.
+    """
+    start_time = time.perf_counter()
+    device = dist.init_from_env(resolve_device(p.device))
+    torch.manual_seed(p.seed)  # identical initial weights and queues in every process
+    dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)
+    sampler = EpochBatches(len(dataset), batch_size=p.batch_size, seed=p.seed, rank=dist.rank(), world_size=dist.world_size())
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=p.workers, collate_fn=collate,
+                        pin_memory=device.type == "cuda", persistent_workers=p.workers > 0)
+    sched = build_schedules(p, sampler.batches_per_epoch)
+    model = build_model(p)
+    if p.sync_bn:
+        model = convert_batchnorm(model)
+    model.to(device)
+    optimizer = build_optimizer(model, p)
+    fingerprint = run_fingerprint(p, data_signature(paths))
+    start = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
+    log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every)
+    batches = batches_from(loader, sampler, start, sched.total, dataset.set_epoch)
+    try:
+        last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
+                     log=log, checkpoint=Path(paths.checkpoint), fingerprint=fingerprint)
+    finally:
+        log.close()
+    if dist.is_main():
+        sidecar = {"backbone": "r3d_18", "width": p.width, "method": p.method, "params": to_dict(p)}
+        save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)
+    dist.shutdown()
+    return {"steps": sched.total, "epochs": p.epochs, "videos": len(dataset), "resumed_from": start,
+            **{k: round(v, 6) for k, v in last.items() if k not in ("step",)}, "seconds": round(time.perf_counter() - start_time, 1)}

@@ -1,0 +1,165 @@
+"""Pretraining: setup in small functions, then the visible training loop (style rule 8).
+
+Order of one step: lr and momentum from the precomputed schedules -> batch augmentation on the
+device -> forward (which momentum-updates the key nets, encodes keys and enqueues them, as the
+released code does) -> named loss terms -> backward -> clip -> SGD step -> log -> checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from mscl import dist
+from mscl.data.pretrain import prepare_batch
+from mscl.io.checkpoint import load_state, save_state
+from mscl.params import PretrainParams, to_dict
+from mscl.pretrain.monitor import TrainLog
+from mscl.pretrain.model import MSCL
+from mscl.pretrain.schedules import cosine_lr, cosine_momentum
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedules:
+    """Per-iteration values indexed by the global step (style rule 7)."""
+
+    lr: np.ndarray
+    m_rgb: np.ndarray
+    m_flow: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return len(self.lr)
+
+
+def build_schedules(p: PretrainParams, iters_per_epoch: int) -> Schedules:
+    """Cosine lr with linear warmup (method doc 8.1) and cosine key momentum 0.994 -> 1 (3.1)."""
+    total = p.epochs * iters_per_epoch
+    lr = cosine_lr(p.lr, total, warmup_iters=min(total, round(p.warmup_epochs * iters_per_epoch)),
+                   warmup_ratio=p.warmup_ratio, min_lr=p.min_lr)
+    # released flow branch runs twice per step, so its momentum schedule advances twice as fast (8.3)
+    rate = 1.0 if p.single_flow_momentum_update else 2.0
+    return Schedules(lr, cosine_momentum(p.momentum_base, total), cosine_momentum(p.momentum_base, total, rate=rate))
+
+
+def build_model(p: PretrainParams) -> MSCL:
+    """The MSCL (or MoCo v2) model with every term weight and switch of ``p``."""
+    weights = {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name.endswith("_weight")}
+    return MSCL(method=p.method, width=p.width, flow_width=p.flow_width, dim=p.dim, queue_size=p.queue_size,
+                temperature=p.temperature, queue_decay=p.queue_decay, lmcl=p.lmcl, fra=p.fra,
+                exclude_positives_from_queue=p.exclude_positives_from_queue,
+                single_flow_momentum_update=p.single_flow_momentum_update, **weights)
+
+
+def build_optimizer(model: torch.nn.Module, p: PretrainParams) -> torch.optim.SGD:
+    """SGD with momentum and weight decay on every trainable parameter (method doc 5)."""
+    params = [t for t in model.parameters() if t.requires_grad]
+    return torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+
+
+def prepare_model(model: MSCL, p: PretrainParams, device: torch.device) -> torch.nn.Module:
+    """Move to ``device``; channels_last_3d, SyncBN + DDP and torch.compile as ``p`` asks."""
+    model.to(device)
+    if device.type == "cuda" and p.channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    if dist.world_size() > 1:
+        # find_unused_parameters: the coarse pyramid levels and disabled terms get no gradient
+        ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+    if p.compile:
+        model = torch.compile(model)
+    return model
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def rng_state() -> dict:
+    """Global torch RNG states (the key encoders' batch shuffle draws from them)."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, step: int, fingerprint: str) -> None:
+    """Everything a resumed run needs to continue the same loss curve (atomic write)."""
+    save_state(path, {"step": step, "fingerprint": fingerprint, "model": model.state_dict(),
+                      "optimizer": optimizer.state_dict(), "rng": rng_state()})
+
+
+def resume(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, fingerprint: str) -> int:
+    """Load a checkpoint of the same run (same fingerprint); returns the step to start from."""
+    if not path.exists():
+        return 0
+    state = load_state(path)
+    if state.get("fingerprint") != fingerprint:
+        return 0  # written with other params or data: start afresh
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+def run_fingerprint(p: PretrainParams, data_signature: str) -> str:
+    """What a checkpoint must share with the current run to be resumed."""
+    from mscl.io.pool import fingerprint
+
+    keep = {k: v for k, v in to_dict(p).items() if k not in ("workers", "checkpoint_every", "log_every")}
+    return fingerprint([keep, data_signature, dist.world_size()])
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Optimizer, sched: Schedules, *,
+          start: int, p: PretrainParams, device: torch.device, log: TrainLog, checkpoint: Path, fingerprint: str) -> dict:
+    """Run steps ``start .. sched.total - 1`` over ``batches``; returns the last logged values.
+
+    ``model`` is what runs the forward (possibly DDP/compiled), ``raw`` the plain MSCL module
+    whose state is checkpointed.
+    """
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and p.bf16 else nullcontext()
+    trainable = [t for t in raw.parameters() if t.requires_grad]
+    step, tick = start, time.perf_counter()
+    for batch in batches:
+        for group in optimizer.param_groups:
+            group["lr"] = sched.lr[step]
+        g = torch.Generator().manual_seed(p.seed * 1_000_003 + step)  # resumable augmentation draws
+        b = prepare_batch(batch, device, g, p)
+        with amp:
+            losses = model(b.rgb_q, b.rgb_k, flow_q=b.flow_q, flow_k=b.flow_k, flow_q_rot=b.flow_q_rot,
+                           flow_k_rot=b.flow_k_rot, m_rgb=float(sched.m_rgb[step]), m_flow=float(sched.m_flow[step]))
+        loss = sum(losses.values())
+        if not math.isfinite(loss.item()):
+            terms = {k: float(v) for k, v in losses.items()}
+            raise FloatingPointError(f"non-finite loss at step {step}: {terms}; lower pretrain.lr or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if p.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(trainable, p.grad_clip)
+        optimizer.step()
+        step += 1
+        now = time.perf_counter()
+        log.step(step, losses, lr=sched.lr[step - 1], clips_per_s=p.batch_size / (now - tick), replaced=b.replaced)
+        tick = now
+        if step % p.checkpoint_every == 0 or step == sched.total:
+            if dist.is_main():
+                save_checkpoint(checkpoint, raw, optimizer, step, fingerprint)
+            log.flush(step)
+    return log.summary()

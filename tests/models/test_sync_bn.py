@@ -1,0 +1,39 @@
+import torch
+from torch import nn
+
+from mscl.models.sync_bn import GlobalBatchNorm, convert_batchnorm, global_moments
+
+
+def test_single_process_matches_batchnorm_forward_backward_and_running_stats():
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 3, 5, 5, requires_grad=True)
+    ref = nn.BatchNorm3d(4)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-1, 1)
+    ours = convert_batchnorm(nn.Sequential(ref.__class__(4)))[0]
+    ours.load_state_dict(ref.state_dict())
+    y_ref, y = ref(x), ours(x)
+    assert isinstance(ours, GlobalBatchNorm)
+    assert torch.allclose(y, y_ref, atol=1e-5)
+    g_ref = torch.autograd.grad((y_ref ** 3).sum(), x)[0]
+    g = torch.autograd.grad((y ** 3).sum(), x)[0]
+    assert torch.allclose(g, g_ref, atol=1e-4)
+    assert torch.allclose(ours.running_mean, ref.running_mean, atol=1e-6)
+    assert torch.allclose(ours.running_var, ref.running_var, atol=1e-5)
+    ours.eval(), ref.eval()
+    assert torch.allclose(ours(x), ref(x), atol=1e-5)
+
+
+def test_moments_hand_computed():
+    x = torch.tensor([[[1.0, 3.0]], [[5.0, 7.0]]])  # (B=2, C=1, L=2)
+    mean, var, n = global_moments(x)
+    assert n == 4 and mean.tolist() == [4.0] and var.tolist() == [5.0]
+
+
+def test_convert_keeps_frozen_parameters_frozen():
+    net = nn.Sequential(nn.Conv3d(1, 2, 1), nn.BatchNorm3d(2))
+    for p in net.parameters():
+        p.requires_grad_(False)
+    net = convert_batchnorm(net)
+    assert isinstance(net[1], GlobalBatchNorm) and not net[1].weight.requires_grad
