@@ -70,8 +70,13 @@ def divergence(p: Tensor) -> Tensor:
 def cubic_weights(t: Tensor) -> Tensor:
     """Keys cubic weights (a = -0.75, OpenCV's INTER_CUBIC) of taps -1, 0, 1, 2 at offset ``t`` -> ``(4, *t.shape)``."""
     a = -0.75
-    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1  # |d| <= 1
-    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a  # 1 < |d| < 2
+
+    def near(d: Tensor) -> Tensor:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: Tensor) -> Tensor:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
     return torch.stack((far(t + 1), near(t), near(1 - t), far(2 - t)))
 
 
@@ -111,7 +116,9 @@ def warp(images: Tensor, flow: Tensor, mode: str) -> Tensor:
     return out
 
 
-def linearize(I0: Tensor, I1: Tensor, Ix: Tensor, Iy: Tensor, u: Tensor, *, mode: str, gamma: float):
+def linearize(
+    I0: Tensor, I1: Tensor, Ix: Tensor, Iy: Tensor, u: Tensor, *, mode: str, gamma: float
+) -> tuple[Tensor, Tensor, Tensor]:
     """Warp I1 and its gradient by the flow ``u`` and linearise ``I1(x + u) - I0(x)`` around it.
 
     Args:
@@ -152,8 +159,8 @@ def threshold_step(u: Tensor, dI: Tensor, grad: Tensor, rho_c: Tensor, l_t: floa
     for c in range(u.shape[1]):
         rho = rho + dI[:, c : c + 1] * u[:, c : c + 1]
     # The three cases of the shrinkage (step -rho/|grad|^2 if it is within +-l_t, else +-l_t)
-    # are one clamp. OpenCV instead steps 0 when |grad|^2 <= FLT_EPSILON and |rho| <= l_t
-    # |grad|^2; the floor on grad keeps that case within l_t * FLT_EPSILON of it.
+    # are one clamp. With grad floored at FLT_EPSILON this equals OpenCV's branches except where
+    # |rho| < l_t * FLT_EPSILON, i.e. where the residual is already zero to float precision.
     coef = (-rho / grad).clamp(-l_t, l_t)
     return torch.addcmul(u, coef, dI)
 

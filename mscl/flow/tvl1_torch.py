@@ -5,7 +5,8 @@ Sanchez, Meinhardt-Llopis and Facciolo (IPOL 2013), with OpenCV's choices: a pyr
 repeated bilinear resizing by ``scale_step`` (coarsest side >= 16 px), bicubic warping with
 zeros outside the image, a median filter of the flow at the start of every outer iteration,
 and a stopping rule on the squared flow update. Every pair of a batch keeps its own stopping
-state, so a batch returns what the pairs would give one at a time. Imports neither cv2 nor av.
+state, so a batch returns what the pairs would give one at a time; pairs that have stopped are
+dropped from the batch until the next warp. Imports neither cv2 nor av.
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def tvl1_torch(I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, 
     """TV-L1 flow from ``I0`` to ``I1`` for a batch of grayscale pairs.
 
     Args:
-        I0, I1: ``(N, H, W)`` grayscale in [0, 255] (any float or uint8 dtype, any device).
+        I0, I1: ``(N, H, W)`` grayscale in [0, 255] (uint8, or float on that scale), any device.
         p: flow params (TV-L1 fields, ``interpolation`` of the warping).
         compile: run the warping, median filter and primal-dual iteration through ``torch.compile``
             (worth it on GPU; the first call compiles for minutes on a small CPU).
