@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mscl.data.pretrain import PretrainDataset, collate, make_loader, prepare_batch, read_clip_frames, set_loader_epoch
+from mscl.data.pretrain import PretrainDataset, collate, make_loader, prepare_batch, read_clip_frames
+from mscl.data.sampler import batches_from
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
 from mscl.params import PretrainParams
@@ -54,18 +55,11 @@ def write_videos(root: Path, *, videos: int, entries: int, frames: int, short: i
 def loader_rate(ds: PretrainDataset, p: PretrainParams, batches: int) -> float:
     """Items per second over ``batches`` batches after one warm-up batch (worker start-up)."""
     loader = make_loader(ds, p)
-    n, epoch, t = 0, 0, None
-    while n < (batches + 1) * p.batch_size:
-        set_loader_epoch(loader, epoch)
-        for b in loader:
-            n += len(b.index)
-            if t is None:
-                n, t = 0, time.perf_counter()
-            if n >= batches * p.batch_size:
-                break
-        epoch += 1
-        if n >= batches * p.batch_size:
-            break
+    n, t = 0, None
+    for b in batches_from(loader, 0, batches + 1):
+        n += len(b.index)
+        if t is None:
+            n, t = 0, time.perf_counter()
     rate = n / (time.perf_counter() - t)
     del loader  # stop its persistent workers before the next measurement
     return rate

@@ -20,8 +20,12 @@ def _declared(stage):
 def test_every_stage_has_its_script_and_params_section():
     for name, stage in DVC.items():
         assert (REPO / "stages" / f"{name}.py").is_file(), name
-        assert stage.get("params") == [name], f"{name}: list the whole '{name}' section under params"
+        params = stage.get("params")
+        assert params[0] == name, f"{name}: list the whole '{name}' section under params"
         assert name in PARAMS, f"params.yaml has no '{name}' section"
+        for extra in params[1:]:  # single keys of an earlier stage's section, e.g. flow.step
+            section, key = extra.split(".")
+            assert section in DVC and key in PARAMS[section], f"{name}: params entry {extra} does not exist"
 
 
 def test_every_path_in_cmd_is_declared():

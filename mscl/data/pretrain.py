@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from mscl.flow.colorwheel import flow_to_color, normalize_per_frame
+from mscl.data.sampler import EpochBatches
 from mscl.io.flow_files import FlowReader
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE
@@ -281,29 +282,10 @@ def prepare_batch(batch: PretrainBatch, device: torch.device | str, generator: t
 
 
 def make_loader(dataset: PretrainDataset, p: PretrainParams, *, rank: int = 0, world_size: int = 1,
-                drop_last: bool = True) -> DataLoader:
-    """Loader of ``p.batch_size // world_size`` items per process; call :func:`set_loader_epoch`
-    before each epoch."""
-    per_process = p.batch_size // world_size
-    if per_process < 1:
-        raise ValueError(f"pretrain.batch_size {p.batch_size} is smaller than the {world_size} processes")
-    if world_size > 1:
-        sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=p.seed, drop_last=drop_last)
-    else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(p.seed))
-    loader = DataLoader(dataset, per_process, sampler=sampler, num_workers=p.workers, collate_fn=collate,
-                        pin_memory=torch.cuda.is_available(), drop_last=drop_last, persistent_workers=p.workers > 0)
-    if len(loader) == 0:
-        raise ValueError(f"{len(dataset)} videos cannot fill one batch of {per_process} per process")
-    return loader
-
-
-def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
-    """Start ``epoch``: its shuffle and its items' randomness depend on (seed, epoch) only, so a
-    resumed run repeats them."""
-    loader.dataset.set_epoch(epoch)
-    if isinstance(loader.sampler, DistributedSampler):
-        loader.sampler.set_epoch(epoch)
-    else:
-        seed = np.random.SeedSequence([loader.dataset.p.seed, epoch]).generate_state(1)[0]
-        loader.sampler.generator.manual_seed(int(seed))
+                pin_memory: bool = False) -> DataLoader:
+    """Loader of ``p.batch_size // world_size`` items per process over :class:`EpochBatches`
+    (same global batches for any number of processes, resumable mid-epoch); iterate it with
+    :func:`mscl.data.sampler.batches_from`."""
+    sampler = EpochBatches(len(dataset), batch_size=p.batch_size, seed=p.seed, rank=rank, world_size=world_size)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=p.workers, collate_fn=collate,
+                      pin_memory=pin_memory, persistent_workers=p.workers > 0)

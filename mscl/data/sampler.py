@@ -49,18 +49,16 @@ class EpochBatches(Sampler[list[int]]):
             yield mine.tolist()
 
 
-def batches_from(loader, sampler: EpochBatches, start: int, total: int, set_epoch) -> Iterator:
-    """Batches of global steps ``start .. total - 1``, epoch after epoch.
-
-    Args:
-        loader: a DataLoader built with ``batch_sampler=sampler``.
-        set_epoch: called with each epoch before its batches are drawn (the dataset's reseeding).
-    """
+def batches_from(loader, start: int, total: int) -> Iterator:
+    """Batches of global steps ``start .. total - 1`` of a loader over :class:`EpochBatches`,
+    epoch after epoch; the dataset's ``set_epoch`` (if any) is called before each epoch."""
+    sampler = loader.batch_sampler
     per_epoch, step = sampler.batches_per_epoch, start
     while step < total:
         epoch, skip = divmod(step, per_epoch)
         sampler.set_epoch(epoch, skip)
-        set_epoch(epoch)
+        if hasattr(loader.dataset, "set_epoch"):
+            loader.dataset.set_epoch(epoch)
         for batch in loader:
             yield batch
             step += 1

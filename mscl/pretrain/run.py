@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from mscl import dist
-from mscl.data.pretrain import PretrainDataset, collate
-from mscl.data.sampler import EpochBatches, batches_from
+from mscl.data.pretrain import PretrainDataset, make_loader
+from mscl.data.sampler import batches_from
 from mscl.io.checkpoint import save_module
 from mscl.io.tables import read_csv, read_videos
 from mscl.models.sync_bn import convert_batchnorm
@@ -65,10 +64,8 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     device = dist.init_from_env(resolve_device(p.device))
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
     dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)
-    sampler = EpochBatches(len(dataset), batch_size=p.batch_size, seed=p.seed, rank=dist.rank(), world_size=dist.world_size())
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=p.workers, collate_fn=collate,
-                        pin_memory=device.type == "cuda", persistent_workers=p.workers > 0)
-    sched = build_schedules(p, sampler.batches_per_epoch)
+    loader = make_loader(dataset, p, rank=dist.rank(), world_size=dist.world_size(), pin_memory=device.type == "cuda")
+    sched = build_schedules(p, loader.batch_sampler.batches_per_epoch)
     model = build_model(p)
     if p.sync_bn:
         model = convert_batchnorm(model)
@@ -77,7 +74,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     fingerprint = run_fingerprint(p, data_signature(paths))
     start = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
     log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every)
-    batches = batches_from(loader, sampler, start, sched.total, dataset.set_epoch)
+    batches = batches_from(loader, start, sched.total)
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
                      log=log, checkpoint=Path(paths.checkpoint), fingerprint=fingerprint)

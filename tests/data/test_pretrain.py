@@ -11,8 +11,8 @@ from mscl.io.frames import write_frames
 from mscl.params import PretrainParams
 from mscl.sampling.clips import num_flows
 from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
-from mscl.data.pretrain import (VIEWS, PretrainBatch, PretrainDataset, collate, make_loader, prepare_batch,
-                                read_clip_frames, set_loader_epoch)
+from mscl.data.pretrain import VIEWS, PretrainBatch, PretrainDataset, collate, make_loader, prepare_batch, read_clip_frames
+from mscl.data.sampler import batches_from
 
 OFFSET, STEP = 2, 2
 H, W = 24, 32
@@ -215,8 +215,7 @@ def test_loader_with_two_workers_repeats_an_epoch_exactly(tmp_path):
     assert len(loader) == 2  # 5 videos, batches of 2, last one dropped
 
     def run(epoch):  # {video index: its query RGB clip} of one epoch
-        set_loader_epoch(loader, epoch)
-        batches = list(loader)
+        batches = list(batches_from(loader, 2 * epoch, 2 * epoch + 2))
         assert all(isinstance(b, PretrainBatch) and b.rgb_q.shape == (2, 3, 4, 16, 16) for b in batches)
         return {int(i): b.rgb_q[n] for b in batches for n, i in enumerate(b.index)}, [b.index for b in batches]
 
@@ -229,7 +228,7 @@ def test_loader_with_two_workers_repeats_an_epoch_exactly(tmp_path):
 
 
 def test_loader_needs_one_full_batch(tmp_path, indexed):
-    with pytest.raises(ValueError, match="cannot fill one batch of 4"):
+    with pytest.raises(ValueError, match="fewer than one batch of 4"):
         make_loader(dataset(tmp_path, indexed), dataclasses.replace(P, batch_size=4))
-    with pytest.raises(ValueError, match="smaller than the 4 processes"):
+    with pytest.raises(ValueError, match="not divisible by 4 processes"):
         make_loader(dataset(tmp_path, indexed), P, world_size=4)
