@@ -51,6 +51,14 @@ def panning_frames(T: int, H: int, W: int) -> np.ndarray:
 _shared: dict = {}
 
 
+def _timed(fn, *args, **kwargs):
+    """``(fn(...), (wall seconds, CPU seconds of this process))``; on a shared machine the CPU
+    time of a single-threaded run is the steadier measure."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
 def _init_worker(gray: np.ndarray, p: FlowParams) -> None:
     import cv2
 
@@ -62,18 +70,15 @@ def _opencv_chunk(pairs: list[tuple[int, int]]) -> np.ndarray:
     return tvl1_pairs_opencv(_shared["gray"], pairs, _shared["p"])
 
 
-def run_opencv(gray: np.ndarray, pairs: list, p: FlowParams, workers: int) -> tuple[np.ndarray, float]:
-    """Flow of ``pairs`` over ``workers`` single-threaded processes -> (flow, seconds)."""
+def run_opencv(gray: np.ndarray, pairs: list, p: FlowParams, workers: int):
+    """Flow of ``pairs`` over ``workers`` single-threaded processes -> (flow, (wall s, CPU s))."""
     if workers == 1:
         _init_worker(gray, p)
-        start = time.perf_counter()
-        return _opencv_chunk(pairs), time.perf_counter() - start
+        return _timed(_opencv_chunk, pairs)
     chunks = [pairs[i::workers] for i in range(workers)]
     with mp.get_context("spawn").Pool(workers, _init_worker, (gray, p)) as pool:
         pool.map(_opencv_chunk, [[pairs[0]]] * workers)  # start-up and first call, not timed
-        start = time.perf_counter()
-        parts = pool.map(_opencv_chunk, chunks)
-        seconds = time.perf_counter() - start
+        parts, seconds = _timed(pool.map, _opencv_chunk, chunks)
     flow = np.empty((len(pairs), *gray.shape[1:], 2), np.float32)
     for i, part in enumerate(parts):
         flow[i::workers] = part
@@ -83,17 +88,15 @@ def run_opencv(gray: np.ndarray, pairs: list, p: FlowParams, workers: int) -> tu
 # --------------------------------------------------------------------------- torch runs
 
 
-def run_torch(gray, pairs, p: FlowParams, device: str, compile: bool) -> tuple[np.ndarray, float]:
-    """Flow of ``pairs`` with the torch backend -> (flow, seconds), after untimed warm-up batches."""
+def run_torch(gray, pairs, p: FlowParams, device: str, compile: bool):
+    """Flow of ``pairs`` with the torch backend -> (flow, (wall s, CPU s)), after untimed warm-ups."""
     # Compilation, CUDA context and caches; batches of 2 and 1 pairs, which shrinking batches
     # reach, are separate compiled variants.
     for n in sorted({p.batch_pairs, 2, 1}, reverse=True):
         tvl1_pairs_torch(gray, pairs[:n], p, device, compile=compile)
     if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
-    flow = tvl1_pairs_torch(gray, pairs, p, device, compile=compile)  # ends with a copy to host
-    return flow, time.perf_counter() - start
+    return _timed(tvl1_pairs_torch, gray, pairs, p, device, compile=compile)  # ends with a copy to host
 
 
 def profile_torch_cpu(gray, pairs, p: FlowParams) -> None:
@@ -127,23 +130,25 @@ def main() -> None:
           f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
 
     cv_pairs = pairs[: args.opencv_pairs]
-    reference, sec = run_opencv(gray, cv_pairs, p, workers=1)
-    rows = [("opencv, 1 process, 1 thread", len(cv_pairs) / sec, None)]
+    reference, (wall, cpu) = run_opencv(gray, cv_pairs, p, workers=1)
+    rows = [("opencv, 1 process, 1 thread", len(cv_pairs) / wall, cpu / len(cv_pairs), None)]
     if args.workers > 1:
-        _, sec = run_opencv(gray, cv_pairs, p, workers=args.workers)
-        rows.append((f"opencv, {args.workers} processes", len(cv_pairs) / sec, None))
+        _, (wall, _) = run_opencv(gray, cv_pairs, p, workers=args.workers)
+        rows.append((f"opencv, {args.workers} processes", len(cv_pairs) / wall, None, None))
     runs = [] if args.skip_torch_cpu else [("cpu", False)] + [("cpu", True)] * args.cpu_compile
     if torch.cuda.is_available():
         runs += [("cuda", False), ("cuda", True)]
     for device, compile in runs:
-        flow, sec = run_torch(gray, pairs, p, device, compile)
+        flow, (wall, cpu) = run_torch(gray, pairs, p, device, compile)
         epe = float(np.linalg.norm(flow[: len(cv_pairs)] - reference, axis=-1).mean())
-        rows.append((f"torch {device}{', compiled' if compile else ''}, batch {args.batch}", args.pairs / sec, epe))
+        name = f"torch {device}{', compiled' if compile else ''}, batch {args.batch}"
+        rows.append((name, args.pairs / wall, cpu / args.pairs if device == "cpu" else None, epe))
 
-    print(f"{'backend':44s} {'pairs/s':>9s} {'EPE to OpenCV (px)':>19s}")
-    for name, rate, epe in rows:
-        print(f"{name:44s} {rate:9.2f} {'' if epe is None else f'{epe:19.4f}'}")
-    gpu = [rate for name, rate, _ in rows if name.startswith("torch cuda")]
+    print(f"{'backend':40s} {'pairs/s':>8s} {'CPU s/pair':>11s} {'EPE to OpenCV (px)':>19s}")
+    for name, rate, cpu, epe in rows:
+        cpu_s = "" if cpu is None else f"{cpu:.2f}"
+        print(f"{name:40s} {rate:8.2f} {cpu_s:>11s} {'' if epe is None else f'{epe:19.4f}'}")
+    gpu = [rate for name, rate, _, _ in rows if name.startswith("torch cuda")]
     if gpu:
         print(f"speed ratio torch GPU (best) / OpenCV 1 core: {max(gpu) / rows[0][1]:.1f}")
     if args.profile:

@@ -115,7 +115,9 @@ def _write_back(full_u: Tensor, full_dual: Tensor, rows: Tensor | None, u: Tenso
     return full_u.index_copy(0, rows, u), full_dual.index_copy(0, rows, dual)
 
 
-def tvl1_torch(I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, check_every: int = 10) -> Tensor:
+def tvl1_torch(
+    I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, check_every: int | None = None
+) -> Tensor:
     """TV-L1 flow from ``I0`` to ``I1`` for a batch of grayscale pairs.
 
     Args:
@@ -123,11 +125,15 @@ def tvl1_torch(I0: Tensor, I1: Tensor, p: FlowParams, *, compile: bool = False, 
         p: flow params (TV-L1 fields, ``interpolation`` of the warping).
         compile: run the warping, median filter and primal-dual iteration through ``torch.compile``
             (worth it on GPU; the first call compiles for minutes on a small CPU).
-        check_every: iterations between reads of how many pairs still iterate (host syncs).
+        check_every: iterations between reads of how many pairs still iterate. Pairs that stop
+            in between still cost compute until the next read (7% more work at 5, 14% at 10);
+            each read is a host sync. ``None``: 1 on CPU, where syncs are free, else 5.
     Returns:
         ``(N, 2, H, W)`` float32 flow in pixels on ``I0.device`` (channel 0 = u, 1 = v), such
         that ``I0(x) ~ I1(x + flow(x))``.
     """
+    if check_every is None:
+        check_every = 1 if I0.device.type == "cpu" else 5
     I0s = image_pyramid(I0.float(), p)
     I1s = image_pyramid(I1.float(), p)
     N, (h, w) = I0.shape[0], I0s[-1].shape[-2:]
