@@ -157,7 +157,7 @@ class PretrainParams:
     momentum_base: float = _f(0.994, min=0.0, max=1.0, doc="key-encoder EMA momentum at step 0 (cosine to 1)")
     # speed and distribution
     bf16: bool = _f(True, doc="bf16 autocast on CUDA")
-    channels_last: bool = _f(True, doc="channels_last_3d memory format on CUDA")
+    channels_last: bool = _f(True, doc="channels_last_3d memory format (faster on CUDA and on CPU)")
     compile: bool = _f(False, doc="torch.compile the encoders")
     sync_bn: bool = _f(False, doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
     gpus: int = _f(1, min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")

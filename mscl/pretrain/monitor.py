@@ -16,7 +16,8 @@ from mscl import dist
 
 
 def truncate_curves(live_dir: Path, start: int) -> None:
-    """Drop rows with ``step >= start`` from every dvclive metric file under ``live_dir``."""
+    """Drop rows with ``step > start`` (logged after the checkpoint of step ``start``) from
+    every dvclive metric file under ``live_dir``."""
     for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
         with open(tsv, newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
@@ -25,7 +26,7 @@ def truncate_curves(live_dir: Path, start: int) -> None:
         with open(tsv, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
             writer.writeheader()
-            writer.writerows(r for r in rows if int(r["step"]) < start)
+            writer.writerows(r for r in rows if int(r["step"]) <= start)
 
 
 class TrainLog:
@@ -49,15 +50,16 @@ class TrainLog:
 
     def step(self, step: int, losses: dict[str, torch.Tensor], *, lr: float, clips_per_s: float, replaced: int) -> None:
         """Account one finished step; log the means of the last ``log_every`` steps when due."""
-        for name, value in losses.items():
-            self.sums[name] += float(value)
-        self.sums["loss"] += sum(float(v) for v in losses.values())
+        values = {name: value.item() for name, value in losses.items()}
+        for name, value in values.items():
+            self.sums[name] += value
+        self.sums["loss"] += sum(values.values())
         self.sums["clips_per_s"] += clips_per_s
         self.sums["replaced_samples"] += replaced
         self.count += 1
         if self.bar is not None:
             self.bar.update()
-            self.bar.set_postfix(loss=f"{float(sum(losses.values())):.3f}", clips_s=f"{clips_per_s:.1f}")
+            self.bar.set_postfix(loss=f"{sum(values.values()):.3f}", clips_s=f"{clips_per_s:.1f}")
         if step % self.log_every == 0:
             self._log(step, lr)
 

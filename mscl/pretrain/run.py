@@ -61,6 +61,9 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
         metrics: steps, epochs, the last logged loss terms, clips/s and seconds.
     """
     start_time = time.perf_counter()
+    if p.checkpoint_every % p.log_every:
+        raise ValueError("pretrain.checkpoint_every must be a multiple of pretrain.log_every, so that a resumed run "
+                         "logs the same windows as an uninterrupted one")
     device = dist.init_from_env(resolve_device(p.device))
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
     dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)

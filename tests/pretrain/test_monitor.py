@@ -1,0 +1,23 @@
+import pandas as pd
+import torch
+
+from mscl.pretrain.monitor import TrainLog, truncate_curves
+
+
+def test_log_means_and_resume_drops_rows_after_the_checkpoint(tmp_path):
+    live = tmp_path / "live"
+    log = TrainLog(live, total=6, start=0, log_every=2)
+    for step in range(1, 7):
+        log.step(step, {"a": torch.tensor(float(step)), "b": torch.tensor(1.0)}, lr=0.1, clips_per_s=10.0, replaced=1)
+    log.close()
+    curve = pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")
+    assert curve["step"].tolist() == [2, 4, 6] and curve["a"].tolist() == [1.5, 3.5, 5.5]
+    assert pd.read_csv(live / "plots/metrics/train/loss.tsv", sep="\t")["loss"].tolist() == [2.5, 4.5, 6.5]
+    assert log.summary()["replaced_samples"] == 2  # a total over the logging window
+    truncate_curves(live, start=3)  # a checkpoint after 3 steps: the row of step 4 came later
+    assert pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")["step"].tolist() == [2]
+    resumed = TrainLog(live, total=6, start=3, log_every=2)
+    for step in (4, 5, 6):
+        resumed.step(step, {"a": torch.tensor(9.0), "b": torch.tensor(0.0)}, lr=0.1, clips_per_s=1.0, replaced=0)
+    resumed.close()
+    assert pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")["step"].tolist() == [2, 4, 6]
