@@ -59,8 +59,9 @@ class _Kernels(NamedTuple):
 def _kernels(compile: bool) -> _Kernels:
     if not compile:
         return _Kernels(linearize, median_filter_active, primal_dual_step)
-    # Shape-generic kernels: every pyramid level and batch size reuses one compilation (these
-    # stencils are memory-bound, so static shapes gain little) and no recompile limit is hit.
+    # Shape-generic kernels: all pyramid levels and batch sizes share a few compilations (a
+    # batch of one pair gets its own) instead of one per shape; memory-bound stencils gain
+    # little from static shapes.
     return _Kernels(*(torch.compile(f, dynamic=True) for f in (linearize, median_filter_active, primal_dual_step)))
 
 
