@@ -87,6 +87,13 @@ def batch_unshuffle(x: Tensor, idx_unshuffle: Tensor) -> Tensor:
     return x_all[mine]
 
 
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; any other name as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def launched_by_torchrun() -> bool:
     """True inside a process started by torchrun (it sets LOCAL_RANK)."""
     return "LOCAL_RANK" in os.environ

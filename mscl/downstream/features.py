@@ -18,8 +18,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from mscl.data.labeled import LabeledClips
+from mscl.dist import resolve_device
 from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
-from mscl.flow.tvl1_torch import resolve_device
 from mscl.io.checkpoint import load_module_state
 from mscl.models.r3d import R3D18
 from mscl.params import RetrieveParams

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mscl.data.labeled import LabeledClips
+from mscl.dist import resolve_device
 from mscl.downstream.features import ViewOutputs, autocast, batch_views, extract_features, forward_views, make_loader
 from mscl.downstream.metrics import classification_metrics, confusion_matrix, video_scores
-from mscl.flow.tvl1_torch import resolve_device
 from mscl.models.r3d import R3D18
 from mscl.params import FinetuneParams, LinearParams
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mscl.dist import resolve_device
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
-from mscl.flow.tvl1_torch import resolve_device, tvl1_torch
+from mscl.flow.tvl1_torch import tvl1_torch
 from mscl.io.atomic import remove_stale_temporaries
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import FrameReader, read_meta

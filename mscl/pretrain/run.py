@@ -32,11 +32,6 @@ class PretrainPaths:
     live_dir: str
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``."""
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
-
-
 def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> PretrainDataset:
     """Train-split views from the screened samples, frames and flow."""
     samples = read_csv(paths.samples_csv, ["video_id", "start", "kept"])
@@ -64,7 +59,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     if p.checkpoint_every % p.log_every:
         raise ValueError("pretrain.checkpoint_every must be a multiple of pretrain.log_every, so that a resumed run "
                          "logs the same windows as an uninterrupted one")
-    device = dist.init_from_env(resolve_device(p.device))
+    device = dist.init_from_env(dist.resolve_device(p.device).type)
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
     dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)
     loader = make_loader(dataset, p, rank=dist.rank(), world_size=dist.world_size(), pin_memory=device.type == "cuda")

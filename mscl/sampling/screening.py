@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mscl.dist import resolve_device
 from mscl.flow.motion import frame_differential_scores
-from mscl.flow.tvl1_torch import resolve_device
 from mscl.io.atomic import write_bytes
 from mscl.io.flow_files import FlowReader
 from mscl.io.tables import USABLE
