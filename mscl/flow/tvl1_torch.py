@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mscl.dist import resolve_device
 from mscl.flow.tvl1_ops import centered_gradient, linearize, median_filter_active, primal_dual_step, resize_linear
 from mscl.params import FlowParams
 
@@ -145,13 +146,6 @@ def tvl1_torch(
         if s > 0:
             u = upsample_flow(u, I0s[s - 1].shape[-2:], p.scale_step)
     return u[:, :2].contiguous()
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; any other name as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def tvl1_pairs_torch(
