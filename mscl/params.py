@@ -81,6 +81,7 @@ class FlowParams:
     batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend")
     pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/")
     interpolation: str = _f("bicubic", choices=("bicubic", "bilinear"))
+    compile: bool = _f(True, doc="torch.compile the torch backend's iterations (applied on CUDA only)")
     tau: float = _f(0.25, min=1e-6, max=0.25)
     lambda_: float = _f(0.15, min=1e-6)
     theta: float = _f(0.3, min=1e-6)
@@ -91,7 +92,7 @@ class FlowParams:
     outer_iterations: int = _f(10, min=1)
     scale_step: float = _f(0.8, min=0.1, max=0.99)
     gamma: float = _f(0.0, min=0.0)
-    median_filtering: int = _f(5, min=1, max=15)
+    median_filtering: int = _f(5, choices=(1, 3, 5), doc="OpenCV's float median filter takes 3 or 5 (1 = off)")
 
 
 @dataclass(frozen=True)

@@ -136,10 +136,12 @@ def _safe_load(job: FlowJob) -> tuple[np.ndarray, list] | dict:
 def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device) -> Iterator[dict]:
     """Batched TV-L1 of many videos on ``device``; yields manifest rows as videos complete."""
     rows, partial = {}, {}
+    compiled = p.compile and device.type == "cuda"  # compiling pays off only for the GPU's many pairs
     with ThreadPoolExecutor(max(1, p.workers)) as writer:  # PNG encoding overlaps the next batch
         futures = []
         for pending, I0, I1 in _batches(jobs, p.batch_pairs, rows):
-            flow = tvl1_torch(I0.to(device), I1.to(device), p).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 2)
+            flow = tvl1_torch(I0.to(device), I1.to(device), p, compile=compiled)
+            flow = flow.permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 2)
             for (job, n, total), f in zip(pending, flow):
                 buf = partial.setdefault(job.video_id, np.empty((total, *f.shape), np.float32))
                 buf[n] = f
