@@ -22,7 +22,7 @@ from mscl.dist import resolve_device
 from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
 from mscl.io.checkpoint import load_module_state
 from mscl.models.r3d import R3D18
-from mscl.params import RetrieveParams
+from mscl.params import LinearParams, RetrieveParams
 
 BACKBONE = "r3d_18"
 
@@ -123,18 +123,27 @@ class RetrievalResult(NamedTuple):
     neighbours: Tensor
 
 
+def frozen_features(p: LinearParams | RetrieveParams, encoder: R3D18, first: pd.DataFrame,
+                    second: pd.DataFrame) -> tuple[ViewOutputs, ViewOutputs, float]:
+    """Frozen features of the videos of two tables with the evaluation views of ``p``.
+
+    Returns:
+        the features of ``first`` and ``second`` and the videos per second of the extraction.
+    """
+    kw = dict(num_frames=p.num_frames, train=False, crop_size=p.crop_size, clips=p.clips, crops=p.crops)
+    run = dict(batch_size=p.batch_size, workers=p.workers, device=resolve_device(p.device), bf16=p.bf16)
+    start = time.perf_counter()
+    a = extract_features(encoder, LabeledClips(first, **kw), **run)
+    b = extract_features(encoder, LabeledClips(second, **kw), **run)
+    return a, b, round((len(first) + len(second)) / (time.perf_counter() - start), 2)
+
+
 def video_retrieval(p: RetrieveParams, encoder: R3D18, gallery: pd.DataFrame, queries: pd.DataFrame) -> RetrievalResult:
     """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), method doc 6.2."""
-    device = resolve_device(p.device)
-    kw = dict(num_frames=p.num_frames, train=False, crop_size=p.crop_size, clips=p.clips, crops=p.crops)
-    run = dict(batch_size=p.batch_size, workers=p.workers, device=device, bf16=p.bf16)
-    start = time.perf_counter()
-    g = extract_features(encoder, LabeledClips(gallery, **kw), **run)
-    q = extract_features(encoder, LabeledClips(queries, **kw), **run)
-    seconds = time.perf_counter() - start
+    g, q, videos_per_second = frozen_features(p, encoder, gallery, queries)
     sim = similarity(q.video, g.video)  # (Nq, Ng)
     recall = recall_at_k(sim, q.labels, g.labels)
     metrics = {f"R@{k}": round(100 * r, 2) for k, r in recall.items()}
     metrics |= {"queries": len(queries), "gallery": len(gallery), "feature_dim": int(g.values.shape[-1]),
-                "videos_per_second": round((len(queries) + len(gallery)) / seconds, 2)}
+                "videos_per_second": videos_per_second}
     return RetrievalResult(metrics, nearest_neighbours(sim, p.shown))

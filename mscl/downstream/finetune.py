@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from mscl.data.labeled import LabeledClips
 from mscl.dist import resolve_device
-from mscl.downstream.features import ViewOutputs, autocast, batch_views, extract_features, forward_views, make_loader
+from mscl.downstream.features import ViewOutputs, autocast, batch_views, forward_views, frozen_features, make_loader
 from mscl.downstream.metrics import classification_metrics, confusion_matrix, video_scores
 from mscl.models.r3d import R3D18
 from mscl.params import FinetuneParams, LinearParams
@@ -176,13 +176,7 @@ def train_linear(x: Tensor, y: Tensor, num_classes: int, p: LinearParams) -> nn.
 
 def linear_probe(p: LinearParams, encoder: R3D18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int) -> dict:
     """Linear classification of frozen clip features: percent accuracies and counts."""
-    device = resolve_device(p.device)
-    kw = dict(num_frames=p.num_frames, train=False, crop_size=p.crop_size, clips=p.clips, crops=p.crops)
-    run = dict(batch_size=p.batch_size, workers=p.workers, device=device, bf16=p.bf16)
-    start = time.perf_counter()
-    tr = extract_features(encoder, LabeledClips(train, **kw), **run)
-    te = extract_features(encoder, LabeledClips(test, **kw), **run)
-    seconds = time.perf_counter() - start
+    tr, te, videos_per_second = frozen_features(p, encoder, train, test)
     x = tr.values.flatten(0, 1)  # (N*V, D): every clip is a training sample
     # standardising with train statistics plays the role of a non-affine BatchNorm before the
     # linear layer (MoCo v3 / MAE linear probes): features of an untrained net have tiny scales
@@ -192,4 +186,4 @@ def linear_probe(p: LinearParams, encoder: R3D18, train: pd.DataFrame, test: pd.
         logits = head((te.values - mean) / std)  # (Nt, V, C)
     metrics = view_metrics(ViewOutputs(logits, te.labels))
     return metrics | {"train_videos": len(train), "test_videos": len(test), "feature_dim": int(x.shape[1]),
-                      "videos_per_second": round((len(train) + len(test)) / seconds, 2)}
+                      "videos_per_second": videos_per_second}

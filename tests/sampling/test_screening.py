@@ -9,7 +9,7 @@ import torch
 from mscl.flow.motion import frame_differential_scores
 from mscl.io.flow_files import FlowReader, write_flow
 from mscl.params import ScreenParams
-from mscl.sampling.mds import clip_scores, motion_differential_sampling
+from mscl.sampling.mds import motion_differential_sampling
 from mscl.sampling.screening import SAMPLE_COLUMNS, plot_screen_scores, screen_video, screen_videos, video_frame_scores
 
 from helpers import run_stage
