@@ -1,13 +1,30 @@
-"""Print where the pipeline's outputs, metrics and plots are, with the headline numbers.
+"""Where the pipeline's outputs, metrics and plots are; and the README's table of experiments.
 
-Run after ``dvc repro`` (``make repro`` does): ``python -m mscl.report``.
+``python -m mscl.report`` (run by ``make repro``) prints the outputs and headline metrics;
+``python -m mscl.report --readme README.md`` renders ``dvc exp show --json`` into the README
+between the ``results`` markers, so the published numbers come from the pipeline itself.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+# (column title, file, dotted key) of the README table
+COLUMNS = [
+    ("pretraining", "params.yaml", "pretrain.method"),
+    ("encoder", "params.yaml", "finetune.init"),
+    ("fine-tune top-1 (1 view)", "metrics/finetune.json", "single_view.video_top1"),
+    ("fine-tune top-1 (clips x crops)", "metrics/finetune.json", "multi_view.video_top1"),
+    ("linear top-1", "metrics/linear.json", "video_top1"),
+    ("retrieval R@1", "metrics/retrieval.json", "R@1"),
+    ("retrieval R@5", "metrics/retrieval.json", "R@5"),
+]
 
 OUTPUTS = {
     "data/index/videos.csv": "video index",
@@ -50,5 +67,59 @@ def main(root: str = ".") -> None:
     print("\nPlots: `dvc plots show` writes dvc_plots/index.html\n")
 
 
+def experiment_rows(exp_show: list) -> list[dict]:
+    """Named experiments of ``dvc exp show --json`` as {"name", "files": {file: data}}, oldest first."""
+    rows = []
+
+    def visit(node: dict) -> None:
+        data = node.get("data") or {}
+        if node.get("name") and data:
+            files = {f: v.get("data", {}) for f, v in {**data.get("params", {}), **data.get("metrics", {})}.items()}
+            rows.append({"name": node["name"], "files": files, "timestamp": data.get("timestamp") or ""})
+        for child in node.get("experiments") or []:
+            for rev in child.get("revs") or []:
+                visit(rev)
+
+    for commit in exp_show:
+        visit({**commit, "name": None})
+    return sorted(rows, key=lambda r: r["timestamp"])
+
+
+def _get(data: dict, dotted: str):
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return "n/a"
+        data = data[key]
+    return data
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown table of the experiments, one row each, with COLUMNS."""
+    lines = ["| experiment | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for r in rows:
+        cells = [str(_get(r["files"].get(f, {}), key)) for _, f, key in COLUMNS]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, table: str) -> str:
+    """``text`` with what stands between the results markers replaced by ``table``."""
+    if START not in text or END not in text:
+        raise ValueError(f"the README needs the markers {START} and {END}")
+    head, rest = text.split(START, 1)
+    return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
+
+
+def update_readme(readme: Path) -> None:
+    """Render the named experiments of ``dvc exp show --json`` into ``readme``."""
+    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
+    table = results_table(experiment_rows(json.loads(out.stdout)))
+    readme.write_text(replace_between_markers(readme.read_text(), table))
+    print(table)
+
+
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--readme", type=Path, help="write the experiments table into this README")
+    args = ap.parse_args()
+    update_readme(args.readme) if args.readme else main()

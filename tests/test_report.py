@@ -1,0 +1,31 @@
+import pytest
+
+from mscl.report import END, START, experiment_rows, replace_between_markers, results_table
+
+
+def _exp(name, method, init, top1, ts):
+    params = {"params.yaml": {"data": {"pretrain": {"method": method}, "finetune": {"init": init}}}}
+    metrics = {"metrics/finetune.json": {"data": {"single_view": {"video_top1": top1}, "multi_view": {"video_top1": top1 + 1}}},
+               "metrics/linear.json": {"data": {"video_top1": 20.0}},
+               "metrics/retrieval.json": {"data": {"R@1": 30.0, "R@5": 50.0}}}
+    return {"rev": "abc", "name": name, "data": {"timestamp": ts, "params": params, "metrics": metrics}}
+
+
+def test_rows_and_table_from_exp_show_json():
+    exp_show = [{"rev": "workspace", "name": None, "data": {"params": {}}, "experiments": None},
+                {"rev": "head", "name": "main", "data": {"params": {}}, "experiments": [
+                    {"revs": [_exp("moco", "moco", "pretrained", 30.0, "2026-01-02")]},
+                    {"revs": [_exp("mscl", "mscl", "pretrained", 40.0, "2026-01-03")]},
+                    {"revs": [_exp("random", "mscl", "random", 10.0, "2026-01-01")]}]}]
+    rows = experiment_rows(exp_show)
+    assert [r["name"] for r in rows] == ["random", "moco", "mscl"]
+    table = results_table(rows).splitlines()
+    assert table[0].startswith("| experiment | pretraining | encoder | fine-tune top-1 (1 view)")
+    assert table[4] == "| mscl | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
+
+
+def test_markers():
+    text = f"intro\n{START}\nold\n{END}\noutro\n"
+    assert replace_between_markers(text, "new") == f"intro\n{START}\nnew\n{END}\noutro\n"
+    with pytest.raises(ValueError, match="markers"):
+        replace_between_markers("no markers", "x")
