@@ -153,7 +153,7 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
             losses = model(**model_inputs(b, p), m_rgb=float(sched.m_rgb[step]), m_flow=float(sched.m_flow[step]))
         loss = sum(losses.values())
         if not math.isfinite(loss.item()):
-            terms = {k: float(v) for k, v in losses.items()}
+            terms = {k: v.item() for k, v in losses.items()}
             raise FloatingPointError(f"non-finite loss at step {step}: {terms}; lower pretrain.lr or check the data")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
