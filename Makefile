@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test clean-venv
+.PHONY: install repro test results clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ install: $(STAMP)
 repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m mscl.report
+
+# The README's comparison table: three DVC experiments on the demo, rendered from `dvc exp show`.
+EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run
+INIT = -S finetune.init=$(1) -S linear.init=$(1) -S retrieve.init=$(1)
+results: $(STAMP)
+	-$(BIN)/dvc exp remove -q moco-rgb random-init mscl 2>/dev/null
+	$(EXP) -n moco-rgb -S pretrain.method=moco $(call INIT,pretrained)
+	$(EXP) -n random-init -S pretrain.method=mscl $(call INIT,random)
+	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
+	git checkout params.yaml
+	$(BIN)/python -m mscl.report --readme README.md
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
