@@ -265,7 +265,8 @@ def _type_ok(value, tp) -> bool:
 def _check(section: str, f: dataclasses.Field, tp, value) -> object:
     where = f"params.yaml: {section}.{f.name}"
     if not _type_ok(value, tp):
-        raise ParamsError(f"{where} = {value!r} has type {type(value).__name__}, expected {tp.__name__ if hasattr(tp, '__name__') else tp}")
+        expected = getattr(tp, "__name__", str(tp))
+        raise ParamsError(f"{where} = {value!r} has type {type(value).__name__}, expected {expected}")
     m = f.metadata
     items = value if isinstance(value, (list, tuple)) else [value]
     for v in items:

@@ -30,9 +30,13 @@ def _find_one(root: Path, pattern: str) -> Path:
     return hits[0]
 
 
+def _row(video_id: str, path: Path, label: int, label_name: str, split: str) -> dict:
+    return {"video_id": video_id, "path": str(path), "label": label, "label_name": label_name, "split": split}
+
+
 def _record(videos: Path, rel: str, label: int, label_name: str, split: str) -> dict:
-    video_id = str(Path(rel).with_suffix("")).replace("\\", "/")
-    return {"video_id": video_id, "path": str(videos / rel), "label": label, "label_name": label_name, "split": split}
+    """A video under ``videos`` at relative path ``rel``, whose id is ``rel`` without extension."""
+    return _row(str(Path(rel).with_suffix("")).replace("\\", "/"), videos / rel, label, label_name, split)
 
 
 def _video_files(folder: Path) -> dict[str, Path]:
@@ -97,7 +101,7 @@ def ssv2_records(root: Path, split: int = 1) -> list[dict]:
             label = int(labels[item["template"].replace("[", "").replace("]", "")])
             path = files.get(str(item["id"]))
             if path is not None:
-                records.append({"video_id": str(item["id"]), "path": str(path), "label": label, "label_name": names[label], "split": split_name})
+                records.append(_row(str(item["id"]), path, label, names[label], split_name))
     return records
 
 
@@ -119,7 +123,7 @@ def kinetics_records(root: Path, split: int = 1) -> list[dict]:
         stem = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
         split = {"validate": "val", "validation": "val"}.get(r["split"], r["split"])
         if stem in files and split in ("train", "val", "test"):
-            records.append({"video_id": stem, "path": str(files[stem]), "label": classes.index(r["label"]), "label_name": r["label"], "split": split})
+            records.append(_row(stem, files[stem], classes.index(r["label"]), r["label"], split))
     return records
 
 

@@ -62,7 +62,8 @@ def decode_one(job: FrameJob) -> dict:
         return _row(job, "decode_error", f"{type(e).__name__}: {e}")
     t, h, w, _ = video.frames.shape
     if t < p.min_frames:
-        return _row(job, "too_short", f"{t} frames < frames.min_frames = {p.min_frames}", {"num_frames": t, "height": h, "width": w, "fps": video.fps})
+        shape = {"num_frames": t, "height": h, "width": w, "fps": video.fps}
+        return _row(job, "too_short", f"{t} frames < frames.min_frames = {p.min_frames}", shape)
     status = "partial" if video.error else "ok"
     meta = {"fingerprint": fp, "fps": video.fps, "status": status, "reason": video.error}
     write_frames(job.target, video.frames, quality=p.jpeg_quality, meta=meta)
