@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mscl.data.pretrain import PretrainDataset, make_loader, prepare_batch
+from mscl.data.pretrain import VIEWS, PretrainBatch, PretrainDataset, make_loader, prepare_batch
 from mscl.data.sampler import batches_from
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
@@ -31,8 +31,6 @@ from mscl.models.r3d import R3D18
 from mscl.params import PretrainParams
 from mscl.pretrain.train import build_model, build_optimizer, model_inputs
 from mscl.synthetic import draw_scene, render_video, true_flow
-
-VIEWS = ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot")
 
 
 def timed(step, steps: int, warmup: int, device: torch.device) -> float:
@@ -93,8 +91,6 @@ def mscl_step(p: PretrainParams, device: torch.device, batches):
 
 def synthetic_batches(p: PretrainParams):
     """The same raw batch forever (uint8 RGB, normalised flow), as the loader would give it."""
-    from mscl.data.pretrain import PretrainBatch
-
     shape = (p.batch_size, 3, p.clip_len, p.crop_size, p.crop_size)
     views = {f: torch.randint(0, 256, shape, dtype=torch.uint8) if f.startswith("rgb") else
              torch.rand(shape[0], 2, *shape[2:]) * 2 - 1 for f in VIEWS}

@@ -22,7 +22,7 @@ from mscl.flow.tvl1_torch import tvl1_torch
 from mscl.io.atomic import remove_stale_temporaries
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import FrameReader, read_meta
-from mscl.io.manifest import container_name, manifest_metrics, remove_orphans
+from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
 from mscl.io.pool import fingerprint, parallel_map
 from mscl.io.tables import USABLE
 from mscl.params import FlowParams
@@ -74,8 +74,7 @@ def _load(job: FlowJob) -> tuple[np.ndarray, list[tuple[int, int]]]:
 def _save(job: FlowJob, flow: np.ndarray) -> dict:
     """Write one video's flow ``(N, H, W, 2)``; returns its manifest row."""
     meta = {"fingerprint": job.fingerprint, "offset": job.params.offset, "step": job.params.step}
-    write_flow(job.target, flow, bound=job.params.bound, meta=meta)
-    return _row(job, "ok", meta=read_meta(job.target))
+    return _row(job, "ok", meta=write_flow(job.target, flow, bound=job.params.bound, meta=meta))
 
 
 def _too_short(job: FlowJob, num_frames: int) -> dict:
@@ -125,7 +124,7 @@ def _batches(jobs: list[FlowJob], batch: int, rows: dict) -> Iterator[tuple[list
 
 
 def _safe_load(job: FlowJob) -> tuple[np.ndarray, list] | dict:
-    """``_load`` for the torch path: a manifest row instead of an exception or an empty video."""
+    """``_load``, or the video's manifest row when it cannot be read or has no frame pair."""
     try:
         gray, pairs = _load(job)
     except (OSError, KeyError, ValueError) as e:
@@ -174,8 +173,8 @@ def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir:
             rows[r.video_id] = _row(FlowJob(r.video_id, "", "", p, ""), "no_frames", f"frames stage: {r.status}: {r.reason}")
             continue
         job = _job(r.video_id, str(Path(frames_dir) / r.frames), out_dir, p, backend)
-        meta = read_meta(job.target)
-        if meta is not None and meta.get("fingerprint") == job.fingerprint:
+        meta = finished_meta(job.target, job.fingerprint)
+        if meta is not None:
             rows[r.video_id], reused = _row(job, "ok", meta=meta), reused + 1
         else:
             jobs.append(job)

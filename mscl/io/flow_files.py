@@ -43,17 +43,18 @@ def _png(gray: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_flow(path: str | Path, flow: np.ndarray, *, bound: float, meta: dict) -> None:
-    """Quantise ``flow`` ``(N, H, W, 2)`` float and write it; ``meta`` gains shape, bound and
-    the clipped fraction."""
+def write_flow(path: str | Path, flow: np.ndarray, *, bound: float, meta: dict) -> dict:
+    """Quantise ``flow`` ``(N, H, W, 2)`` float and write it; returns the stored ``meta.json``:
+    ``meta`` plus shape, bound and the clipped fraction."""
     n, h, w, _ = flow.shape
     q = quantize(flow, bound)
     members = {}
     for j in range(n):
         members[f"{j:06d}_u.png"] = _png(q[j, ..., 0])
         members[f"{j:06d}_v.png"] = _png(q[j, ..., 1])
-    write_members(path, members, {**meta, "num_flows": n, "height": h, "width": w, "bound": bound,
-                                  "clipped": clipped_fraction(flow, bound)})
+    meta = {**meta, "num_flows": n, "height": h, "width": w, "bound": bound, "clipped": clipped_fraction(flow, bound)}
+    write_members(path, members, meta)
+    return meta
 
 
 class FlowReader:

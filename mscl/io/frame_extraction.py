@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from mscl.io.atomic import remove_stale_temporaries
-from mscl.io.frames import read_meta, write_frames
-from mscl.io.manifest import container_name, manifest_metrics, remove_orphans
+from mscl.io.frames import write_frames
+from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
 from mscl.io.pool import fingerprint, parallel_map
 from mscl.io.tables import USABLE
 from mscl.io.video import VideoError, decode_video
@@ -72,10 +72,8 @@ def decode_one(job: FrameJob) -> dict:
 
 def _done_row(job: FrameJob) -> dict | None:
     """The manifest row of a container already written with the same fingerprint, else None."""
-    meta = read_meta(job.target)
-    if meta is None or meta.get("fingerprint") != job_fingerprint(job):
-        return None
-    return _row(job, meta["status"], meta.get("reason", ""), meta)
+    meta = finished_meta(job.target, job_fingerprint(job))
+    return None if meta is None else _row(job, meta["status"], meta.get("reason", ""), meta)
 
 
 def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams) -> tuple[pd.DataFrame, dict]:

@@ -5,12 +5,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from mscl.io.frames import read_meta
 from mscl.io.tables import USABLE
 
 
 def container_name(video_id: str, ext: str = "zip") -> str:
     """Relative file name of a video's container (video ids may contain '/')."""
     return f"{video_id}.{ext}"
+
+
+def finished_meta(path: str | Path, fingerprint: str) -> dict | None:
+    """The ``meta.json`` of a container already written by the same work (same fingerprint), else
+    None: what lets a rerun of an interrupted stage skip the videos it finished."""
+    meta = read_meta(path)
+    return meta if meta is not None and meta.get("fingerprint") == fingerprint else None
 
 
 def remove_orphans(out_dir: Path, keep: set[str], ext: str = "zip") -> int:

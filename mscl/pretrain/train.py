@@ -67,8 +67,7 @@ def build_optimizer(model: torch.nn.Module, p: PretrainParams) -> torch.optim.SG
 
 
 def prepare_model(model: MSCL, p: PretrainParams, device: torch.device) -> torch.nn.Module:
-    """Move to ``device``; channels_last_3d, SyncBN + DDP and torch.compile as ``p`` asks."""
-    model.to(device)
+    """Wrap a model already on ``device``: channels_last_3d, DDP and torch.compile as ``p`` asks."""
     if p.channels_last:
         model.to(memory_format=torch.channels_last_3d)
     if dist.world_size() > 1:
