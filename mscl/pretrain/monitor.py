@@ -32,9 +32,9 @@ def truncate_curves(live_dir: Path, start: int) -> None:
 class TrainLog:
     """Running means of the loss terms, averaged over processes and logged every ``log_every`` steps."""
 
-    def __init__(self, live_dir: str | Path, *, total: int, start: int, log_every: int):
+    def __init__(self, live_dir: str | Path, *, total: int, start: int, log_every: int, last: dict | None = None):
         self.log_every, self.main = log_every, dist.is_main()
-        self.sums, self.count, self.last = defaultdict(float), 0, {}
+        self.sums, self.count, self.last = defaultdict(float), 0, dict(last or {})
         self.live, self.bar = None, None
         if self.main:
             from dvclive import Live

@@ -42,9 +42,11 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, 
 
 
 def data_signature(paths: PretrainPaths) -> str:
-    """Hash of the tables the run reads (a checkpoint from other data is not resumed)."""
+    """Hash of the tables the run reads and of the library's source: a checkpoint written from
+    other data or by other code is not resumed (DVC reruns the stage when either changes)."""
     h = hashlib.sha1()
-    for f in (paths.samples_csv, Path(paths.frames_dir) / "manifest.csv", Path(paths.flow_dir) / "manifest.csv"):
+    sources = sorted(Path(__file__).parents[1].rglob("*.py"))
+    for f in (paths.samples_csv, Path(paths.frames_dir) / "manifest.csv", Path(paths.flow_dir) / "manifest.csv", *sources):
         h.update(Path(f).read_bytes())
     return h.hexdigest()
 
@@ -70,8 +72,8 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     model.to(device)
     optimizer = build_optimizer(model, p)
     fingerprint = run_fingerprint(p, data_signature(paths))
-    start = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
-    log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every)
+    start, last = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
+    log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,

@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from mscl import dist
 from mscl.data.pretrain import VIEWS, PretrainBatch, prepare_batch
 from mscl.io.checkpoint import load_state, save_state
+from mscl.io.pool import fingerprint
 from mscl.params import PretrainParams, to_dict
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
@@ -96,29 +97,31 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, step: int, fingerprint: str) -> None:
-    """Everything a resumed run needs to continue the same loss curve (atomic write)."""
-    save_state(path, {"step": step, "fingerprint": fingerprint, "model": model.state_dict(),
-                      "optimizer": optimizer.state_dict(), "rng": rng_state()})
+def save_checkpoint(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, step: int, run: str,
+                    summary: dict) -> None:
+    """Everything a resumed run needs to continue the same loss curve (atomic write); ``summary``
+    is the last logged values, so a run killed after its final checkpoint can still report them."""
+    save_state(path, {"step": step, "fingerprint": run, "model": model.state_dict(),
+                      "optimizer": optimizer.state_dict(), "rng": rng_state(), "summary": summary})
 
 
-def resume(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, fingerprint: str) -> int:
-    """Load a checkpoint of the same run (same fingerprint); returns the step to start from."""
+def resume(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, fingerprint: str) -> tuple[int, dict]:
+    """Load a checkpoint of the same run (same fingerprint); returns the step to start from and
+    the values last logged before it ((0, {}) when there is nothing to resume)."""
     if not path.exists():
-        return 0
+        return 0, {}
     state = load_state(path)
     if state.get("fingerprint") != fingerprint:
-        return 0  # written with other params or data: start afresh
+        return 0, {}  # written with other params, data or code: start afresh
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     set_rng_state(state["rng"])
-    return int(state["step"])
+    return int(state["step"]), state["summary"]
 
 
 def run_fingerprint(p: PretrainParams, data_signature: str) -> str:
-    """What a checkpoint must share with the current run to be resumed."""
-    from mscl.io.pool import fingerprint
-
+    """What a checkpoint must share with the current run to be resumed (``data_signature`` covers
+    the inputs and the code)."""
     keep = {k: v for k, v in to_dict(p).items() if k not in ("workers", "checkpoint_every", "log_every")}
     return fingerprint([keep, data_signature, dist.world_size()])
 
@@ -165,6 +168,6 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
         tick = now
         if step % p.checkpoint_every == 0 or step == sched.total:
             if dist.is_main():
-                save_checkpoint(checkpoint, raw, optimizer, step, fingerprint)
+                save_checkpoint(checkpoint, raw, optimizer, step, fingerprint, log.summary())
             log.flush(step)
     return log.summary()

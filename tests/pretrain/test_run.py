@@ -33,6 +33,12 @@ def test_training_writes_encoder_sidecar_checkpoint_and_curves(pretrain_inputs, 
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
     for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s"):
         assert (tmp_path / f"live/plots/metrics/train/{term}.tsv").exists()
+    # killed after its final checkpoint (or rerun as is): nothing left to train, same report
+    (tmp_path / "metrics.json").unlink()
+    run_stage("pretrain", *pretrain_args(pretrain_inputs, params, tmp_path))
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert again["resumed_from"] == 2 and again["loss"] == metrics["loss"]
+    assert _curve(tmp_path)["step"].tolist() == [1, 2]
 
 
 @pytest.mark.slow

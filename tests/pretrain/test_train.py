@@ -71,13 +71,13 @@ def test_checkpoint_restores_model_optimizer_and_rng(tmp_path):
     model = build_model(P)
     opt = build_optimizer(model, P)
     model.rgb.queue.enqueue(torch.randn(4, 128))
-    save_checkpoint(tmp_path / "c.pt", model, opt, step=7, fingerprint="run-a")
+    save_checkpoint(tmp_path / "c.pt", model, opt, step=7, run="run-a", summary={"loss": 1.5, "step": 7})
     expected_draw = torch.rand(3)
     torch.manual_seed(1)
     fresh = build_model(P)
     fresh_opt = build_optimizer(fresh, P)
-    assert resume(tmp_path / "c.pt", fresh, fresh_opt, "other-run") == 0  # another run's checkpoint is ignored
-    assert resume(tmp_path / "c.pt", fresh, fresh_opt, "run-a") == 7
+    assert resume(tmp_path / "c.pt", fresh, fresh_opt, "other-run") == (0, {})  # another run's checkpoint is ignored
+    assert resume(tmp_path / "c.pt", fresh, fresh_opt, "run-a") == (7, {"loss": 1.5, "step": 7})
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     assert torch.equal(torch.rand(3), expected_draw)
-    assert resume(tmp_path / "missing.pt", fresh, fresh_opt, "run-a") == 0
+    assert resume(tmp_path / "missing.pt", fresh, fresh_opt, "run-a") == (0, {})
