@@ -117,7 +117,11 @@ class PretrainParams:
     # data (method doc 2.2-2.4), in flow-index units
     clip_len: int = _f(8, min=1)
     interval: int = _f(8, min=1)
-    shift_range: int = _f(1, min=0, doc="key start = nearest kept start to query + U[-s, s], s = shift_range*clip_len*interval")
+    shift_range: int = _f(1, min=0, doc="key start near query + U[-s, s], s = shift_range*clip_len*interval")
+    key_start: str = _f("released", choices=("released", "nearest"),
+                        doc="released = the reference's loop over kept starts; nearest = the nearest kept start")
+    flow_layout: str = _f("released", choices=("released", "paper"),
+                          doc="which flow clips feed the two flow calls (README: clip roles)")
     retries: int = _f(10, min=0, doc="query start redraws until it lies in the MDS-kept starts")
     crop_size: int = _f(112, min=16)
     crop_scale: tuple[float, ...] = _f((0.2, 1.0), min=0.01, max=1.0)

@@ -12,6 +12,13 @@ from mscl.synthetic import draw_scene, render_video
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pretrain.flow_layout, written out from the README's clip-role table (not read from the code):
+# which flow ("orig"inal or FRA-"rot"ated) of which clip ("q"uery or "k"ey) fills each flow field
+CLIP_ROLES = {
+    "released": {"flow_q": ("orig", "q"), "flow_q_rot": ("orig", "k"), "flow_k": ("rot", "q"), "flow_k_rot": ("rot", "k")},
+    "paper": {"flow_q": ("orig", "q"), "flow_q_rot": ("rot", "q"), "flow_k": ("orig", "k"), "flow_k_rot": ("rot", "k")},
+}
+
 
 def moving_video(path: Path, *, label: int = 0, frames: int = 20, height: int = 48, width: int = 64, seed: int = 0,
                  codec: str = "libx264") -> Path:

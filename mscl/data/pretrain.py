@@ -3,9 +3,10 @@
 One item per usable video of a split (an epoch is a pass over videos, as in MSCL). An item draws
 a query start among the MDS-kept starts and a key start near it (2.2), cuts clips that wrap
 around the video end, reads RGB frame ``j*step`` with flow j by random access in the per-video
-containers, then augments query and key independently on the CPU (2.3): an FRA-rotated copy of
-the flow, per-frame max normalisation, one random resized crop and one flip decision shared by
-the RGB clip, its flow and the rotated flow. Colour augmentation of RGB and colour coding of
+containers, then augments on the CPU (2.3): per-frame max normalisation, one FRA angle per
+sample rotating both clips' flow, and per view (query, key) one random resized crop and one flip
+decision shared by the view's RGB clip and the two flow clips that :data:`FLOW_LAYOUTS` assigns
+to it (``pretrain.flow_layout``). Colour augmentation of RGB and colour coding of
 flow (2.4) run on the training device in :func:`prepare_batch`, or in the loader workers when
 ``gpu_augment`` is false.
 
@@ -107,20 +108,49 @@ def read_clip_frames(frames_path: str | Path, flow_path: str | Path, indices: np
     return rgb[inv], flow[inv]
 
 
-def augment_view(rgb: Tensor, flow: Tensor, generator: torch.Generator, p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
-    """CPU augmentation of one view (method doc 2.3, 2.4 item 1).
+# Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (README: clip
+# roles). A field ending in ``q`` is cut with the query view's crop and flip, one ending in ``k``
+# with the key view's; the value names the flow ("orig" or FRA-"rot"ated) and the clip ("q" =
+# query clip, "k" = key clip). The model's first flow call reads flow_q / flow_k, its second
+# call flow_q_rot / flow_k_rot, and LMCL's extra negatives are flow_q_rot.
+FLOW_LAYOUTS = {
+    # the released data pipeline: the flow MoCo positive is the same clip rotated, and the
+    # second call and LMCL contrast the key clip's original flow (another moment of the video)
+    "released": {"flow_q": ("orig", "q"), "flow_q_rot": ("orig", "k"),
+                 "flow_k": ("rot", "q"), "flow_k_rot": ("rot", "k")},
+    # the paper's description: rotated flow of each clip is a motion-shuffled copy of it
+    "paper": {"flow_q": ("orig", "q"), "flow_q_rot": ("rot", "q"),
+              "flow_k": ("orig", "k"), "flow_k_rot": ("rot", "k")},
+}
+
+
+def flow_clips(flow: Tensor, T: int, generator: torch.Generator, *, fra: bool) -> dict[tuple[str, str], Tensor]:
+    """The four flow clips of a sample, keyed as in :data:`FLOW_LAYOUTS`.
 
     Args:
-        rgb: (3, T, H, W) uint8; flow: (2, T, H, W) float, every frame already divided by its
-            largest vector (:func:`normalize_per_frame`).
+        flow: (2, 2T, H, W) normalised flow, query clip then key clip.
+        fra: rotate by one FRA angle drawn for the whole sample, shared by both clips (method
+            doc 2.3); False keeps the "rotated" clips unrotated (angle 0).
+    """
+    # rotation keeps every vector's length, so rotating the normalised flow equals normalising
+    # the rotated flow, the reference's order
+    rot = flow_rotation(flow, fra_angle(fra_angle_index(generator))) if fra else flow
+    return {("orig", "q"): flow[:, :T], ("orig", "k"): flow[:, T:], ("rot", "q"): rot[:, :T], ("rot", "k"): rot[:, T:]}
+
+
+def augment_view(rgb: Tensor, flow: Tensor, flow2: Tensor, generator: torch.Generator,
+                 p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
+    """CPU augmentation of one view (method doc 2.3, 2.4 item 1): one random resized crop and one
+    flip decision shared by the view's RGB clip and its two flow clips.
+
+    Args:
+        rgb: (3, T, H, W) uint8; flow, flow2: (2, T, H, W) float, every frame already divided by
+            its largest vector (:func:`normalize_per_frame`).
     Returns:
-        rgb (3, T, S, S) uint8, flow and FRA-rotated flow (2, T, S, S) float, S = ``p.crop_size``.
+        rgb (3, T, S, S) uint8, flow and flow2 (2, T, S, S) float, S = ``p.crop_size``.
     """
     T = flow.shape[1]
-    # rotation keeps every vector's length, so rotating the normalised flow equals normalising
-    # the rotated flow, the reference's order; one angle per clip
-    rot = flow_rotation(flow, fra_angle(fra_angle_index(generator)))
-    both = torch.cat([flow, rot], dim=1)  # (2, 2T, H, W): the rotated copy shares crop and flip
+    both = torch.cat([flow, flow2], dim=1)  # (2, 2T, H, W)
     rgb, both = crop_flip_rgb_flow(rgb.float(), both, generator, size=p.crop_size, scale=tuple(p.crop_scale),
                                    negate_u=p.flip_negate_u, rescale_flow=p.rescale_flow)
     return rgb.round().clamp(0, 255).to(torch.uint8), both[:, :T], both[:, T:]
@@ -240,16 +270,19 @@ class PretrainDataset(Dataset):
         """Views of video ``v`` drawn with ``rng`` (clip starts) and ``gen`` (augmentation)."""
         p, L, kept = self.p, int(self.num_flows[v]), self.kept_starts(v)
         q = sample_query_start(rng, L, p.clip_len, p.interval, kept, p.retries)
-        k = sample_key_start(rng, q, kept, self.shift)
+        k = sample_key_start(rng, q, kept, self.shift, p.key_start)
         idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
         rgb, flow = read_clip_frames(self.frames[v], self.flows[v], idx, offset=self.offset, step=self.step)
         rgb = torch.from_numpy(rgb).permute(3, 0, 1, 2)  # (3, 2T, H, W): query frames, then key frames
         # (2T, 2, H, W) with u, v adjacent in memory: the norm over them is ~15x faster so on a CPU
         flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, 2T, H, W)
-        views, T = {}, p.clip_len
-        for name, part in (("q", slice(0, T)), ("k", slice(T, 2 * T))):
-            r, f, f_rot = augment_view(rgb[:, part], flow[:, part], gen, p)
-            views |= {f"rgb_{name}": r, f"flow_{name}": f, f"flow_{name}_rot": f_rot}
+        T, layout = p.clip_len, FLOW_LAYOUTS[p.flow_layout]
+        flows = flow_clips(flow, T, gen, fra=p.fra)
+        views = {}
+        for view, part in (("q", slice(0, T)), ("k", slice(T, 2 * T))):
+            first, second = f"flow_{view}", f"flow_{view}_rot"
+            r, f1, f2 = augment_view(rgb[:, part], flows[layout[first]], flows[layout[second]], gen, p)
+            views |= {f"rgb_{view}": r, first: f1, second: f2}
         if not p.gpu_augment:
             views = finish_augmentation(views, gen, p)
         return PretrainItem(**views, index=v, replaced=replaced, prepared=not p.gpu_augment)
@@ -263,6 +296,14 @@ def collate(items: list[PretrainItem]) -> PretrainBatch:
     views = {f: torch.stack([getattr(it, f) for it in items]) for f in VIEWS}
     return PretrainBatch(**views, index=torch.tensor([it.index for it in items]),
                          replaced=sum(it.replaced for it in items), prepared=all(it.prepared for it in items))
+
+
+def augment_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    """The random stream of the device-side augmentation of one step on one process: a function of
+    (seed, step, rank), so a resumed run draws the same jitter and every process draws its own
+    (their items differ; equal streams would give them the same colour decisions)."""
+    state = np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state >> np.uint64(1)))
 
 
 def prepare_batch(batch: PretrainBatch, device: torch.device | str, generator: torch.Generator,

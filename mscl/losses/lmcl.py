@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mscl.losses.infonce import full_precision
+
 
 def temporal_descriptors(x: Tensor) -> Tensor:
     """(B, C, t, H, W) feature map -> (B, C, t) by spatial average pooling."""
@@ -31,9 +33,10 @@ def local_motion_contrast(
         if x is not None and x.shape != x_rgb.shape:
             raise ValueError(f"RGB descriptors {tuple(x_rgb.shape)} but flow {tuple(x.shape)}")
     if x_flow_rot is not None:
-        x_flow = torch.cat([x_flow, x_flow_rot], dim=2)  # (B, C, 2t): rotated steps are negatives
-    a = F.normalize(x_rgb, dim=1)
-    b = F.normalize(x_flow, dim=1)
-    logits = torch.einsum("bci,bcj->bij", a, b) / temperature  # (B, t, t or 2t)
-    labels = torch.arange(t, device=x_rgb.device).repeat(B)  # (B*t,): row i -> column i
-    return F.cross_entropy(logits.flatten(0, 1), labels)
+        x_flow = torch.cat([x_flow, x_flow_rot], dim=2)  # (B, C, 2t): the second clip's steps are negatives
+    with full_precision(x_rgb):
+        a = F.normalize(x_rgb.float(), dim=1)
+        b = F.normalize(x_flow.float(), dim=1)
+        logits = torch.einsum("bci,bcj->bij", a, b) / temperature  # (B, t, t or 2t)
+        labels = torch.arange(t, device=x_rgb.device).repeat(B)  # (B*t,): row i -> column i
+        return F.cross_entropy(logits.flatten(0, 1), labels)

@@ -1,13 +1,17 @@
 """The MSCL objective as named terms (method doc 3.1-3.4) and which encodings each term needs.
 
-Streams: ``rgb``, ``flow`` (original colour-coded flow) and ``flow_rot`` (its FRA-rotated copy).
+Streams: ``rgb``, ``flow`` (the flow branch's first call) and ``flow_rot`` (its second call). What
+the two flow calls hold is decided by the data path (``pretrain.flow_layout``, README "Clip
+roles"): in the paper's layout the second call is the FRA-rotated copy of each clip; in the
+released layout the first call contrasts a clip's original flow with the same clip rotated and
+the second call does the same for the key clip. The terms below are the same in both.
 Every InfoNCE term is one query stream, one positive-key stream and one bank of negatives:
 
 * ``rgb`` / ``flow``: the age-decayed queue as it was before this step's keys were enqueued;
-* ``flow_enqueued``: the flow queue after this step's original-flow keys were enqueued. The
-  released code reads it for the rotated-flow MoCo term (so the original flow of the same video
-  is a negative for its rotated query: the clip-level FRA negatives of sec. 3.1) and for the
-  RGB -> flow terms (so the positive key also sits among the negatives, sec. 8.2).
+* ``flow_enqueued``: the flow queue after this step's first-call flow keys were enqueued. The
+  released code reads it for the second-call MoCo term (so the first call's keys of the same
+  video are negatives for its query) and for the RGB -> flow terms (so the positive key also
+  sits among the negatives, sec. 8.2).
 
 The RGB bank that flow -> RGB terms read is captured before the RGB enqueue in the released code,
 so it never holds the current keys.

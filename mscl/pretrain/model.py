@@ -33,8 +33,8 @@ class MSCL(nn.Module):
         queue_decay: per-enqueue age decay of queued negatives (0.99999; 1.0 = plain MoCo).
         *_weight: weight of each named term; 0 removes the term and skips its compute.
         lmcl: local motion contrast on/off (off also drops the pyramid neck).
-        fra: flow rotation augmentation on/off (off drops every rotated-flow term and the
-            rotated LMCL negatives; no rotated clip is encoded).
+        fra: flow rotation augmentation on/off (off drops every second-flow-call term and
+            LMCL's extra negatives; no second flow clip is encoded).
         exclude_positives_from_queue: see :func:`mscl.losses.objective.nce_terms` (sec. 8.2).
         single_flow_momentum_update: False = the flow key nets are EMA-updated again before the
             rotated-flow keys, as released (sec. 8.3); True = once per step.
@@ -93,8 +93,10 @@ class MSCL(nn.Module):
 
         Args:
             rgb_q, rgb_k: (B, 3, T, H, W) normalised RGB clips (query and key views).
-            flow_q, flow_k: (B, 3, T, H, W) colour-coded flow of the same clips, in [0, 1].
-            flow_q_rot, flow_k_rot: the FRA-rotated flow clips (needed only with fra on).
+            flow_q, flow_k: (B, 3, T, H, W) colour-coded flow, in [0, 1], of the flow
+                branch's first call (query, key); flow_q_rot, flow_k_rot: of its second call
+                (needed only with fra on). Which clips these are is the data path's
+                ``flow_layout`` (README "Clip roles"); LMCL contrasts flow_q_rot as negatives.
             m_rgb, m_flow: key-encoder momentum for this step (schedules.cosine_momentum).
         Returns:
             {term name: weight * loss} for the active terms; their sum is the training loss.

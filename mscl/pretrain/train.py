@@ -17,7 +17,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from mscl import dist
-from mscl.data.pretrain import VIEWS, PretrainBatch, prepare_batch
+from mscl.data.pretrain import VIEWS, PretrainBatch, augment_generator, prepare_batch
 from mscl.io.checkpoint import load_state, save_state
 from mscl.io.pool import fingerprint
 from mscl.params import PretrainParams, to_dict
@@ -149,8 +149,7 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
     for batch in batches:
         for group in optimizer.param_groups:
             group["lr"] = float(sched.lr[step])
-        g = torch.Generator().manual_seed(p.seed * 1_000_003 + step)  # resumable augmentation draws
-        b = prepare_batch(batch, device, g, p)
+        b = prepare_batch(batch, device, augment_generator(p.seed, step, dist.rank()), p)
         with amp:
             losses = model(**model_inputs(b, p), m_rgb=float(sched.m_rgb[step]), m_flow=float(sched.m_flow[step]))
         loss = sum(losses.values())

@@ -79,26 +79,45 @@ def sample_query_start(
     return int(kept[0]) if len(kept) else 0
 
 
+KEY_START_RULES = ("released", "nearest")
+
+
 def sample_key_start(
     rng: np.random.Generator,
     q_start: int,
     kept: Sequence[int] | np.ndarray,
     shift: int,
+    rule: str = "released",
 ) -> int:
-    """Key clip start: the kept start nearest to a random shift of the query (section 2.2).
+    """Key clip start: a kept start near a random shift of the query (section 2.2).
+
+    The target is ``q_start + s``, s ~ UniformInt[-shift, shift]. Both rules start from the
+    candidate 0, which can win even when it was not kept, as in the reference.
+
+    * ``released``: the reference loop, literally. ``best = 0``; for each kept start c in order,
+      ``best = c`` when ``|c - target| < |c - best|``. It compares c with the current best, not
+      the best with the target, so it often differs from the nearest kept start, and a target
+      beyond ``2 * max(kept)`` gives 0.
+    * ``nearest``: the candidate in ``[0] + kept`` nearest to the target; ties go to the earlier
+      candidate (0 first, then the smaller kept start).
 
     Args:
         rng: random generator.
         q_start: query clip start.
         kept: kept starts from MDS, increasing.
         shift: largest shift (MSCL: ``clip_len*interval`` = 64).
-
+        rule: ``released`` or ``nearest``.
     Returns:
-        The candidate nearest to ``q_start + s``, s ~ UniformInt[-shift, shift], among the
-        candidates ``[0] + kept``: 0 is always a candidate, as in the reference, so it can win
-        even when it was not kept. Ties go to the earlier candidate (0 first, then the
-        smaller kept start).
+        0 or a kept start.
     """
+    if rule not in KEY_START_RULES:
+        raise ValueError(f"key start rule must be one of {KEY_START_RULES}, got {rule!r}")
     target = q_start + int(rng.integers(-shift, shift + 1))
+    if rule == "released":
+        best = 0
+        for c in np.asarray(kept, dtype=np.int64).tolist():
+            if abs(c - target) < abs(c - best):
+                best = c
+        return best
     candidates = np.concatenate([[0], np.asarray(kept, dtype=np.int64)])
     return int(candidates[np.argmin(np.abs(candidates - target))])   # argmin: first of ties

@@ -11,8 +11,11 @@ from mscl.io.frames import write_frames
 from mscl.params import PretrainParams
 from mscl.sampling.clips import num_flows
 from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
-from mscl.data.pretrain import VIEWS, PretrainBatch, PretrainDataset, collate, make_loader, prepare_batch, read_clip_frames
+from mscl.data.pretrain import (VIEWS, PretrainBatch, PretrainDataset, augment_generator, collate, make_loader,
+                                prepare_batch, read_clip_frames)
 from mscl.data.sampler import batches_from
+
+from helpers import CLIP_ROLES
 
 OFFSET, STEP = 2, 2
 H, W = 24, 32
@@ -80,7 +83,9 @@ def test_item_shapes_dtypes_and_views_of_one_video(tmp_path, indexed):
 
 
 def test_flow_j_comes_with_rgb_frame_j_times_step_with_wrap_around(tmp_path, indexed):
-    ds = dataset(tmp_path, indexed, shift_range=3)  # clips span 12 > L: starts past 0 wrap around
+    # clips span 12 > L: starts past 0 wrap around; the paper layout puts each clip's original
+    # flow in flow_q / flow_k
+    ds = dataset(tmp_path, indexed, shift_range=3, flow_layout="paper")
     wrapped = 0
     for epoch in range(6):
         ds.set_epoch(epoch)
@@ -97,7 +102,7 @@ def test_flow_j_comes_with_rgb_frame_j_times_step_with_wrap_around(tmp_path, ind
 def test_query_start_is_kept_and_static_video_falls_back_to_zero(tmp_path):
     videos = {"v0": indexed_video(10, 40), "still": indexed_video(10, 120)}
     tables = write_dataset(tmp_path, videos, kept={"v0": [3, 5, 8], "still": []})
-    ds = dataset(tmp_path, tables, clip_len=2, interval=1, shift_range=2)
+    ds = dataset(tmp_path, tables, clip_len=2, interval=1, shift_range=2, flow_layout="paper")
     moving, static = list(ds.video_ids).index("v0"), list(ds.video_ids).index("still")
     starts_q, starts_k = set(), set()
     for epoch in range(25):
@@ -111,35 +116,86 @@ def test_query_start_is_kept_and_static_video_falls_back_to_zero(tmp_path):
     assert starts_k <= {0, 3, 5, 8} and len(starts_k) > 1
 
 
-def test_crop_and_flip_are_shared_by_rgb_flow_and_rotated_flow(tmp_path):
+FRA_TURNS = {0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6}  # multiples of pi
+
+
+def circular(a: float) -> float:
+    """Distance of angle ``a`` from 0 on the circle."""
+    a = a % (2 * np.pi)
+    return min(a, 2 * np.pi - a)
+
+
+def turn_of(flow: torch.Tensor, reference: torch.Tensor) -> float:
+    """Angle (radians, in [0, 2 pi)) that turns ``reference`` vectors onto ``flow``: (2, ...) each."""
+    f, r = torch.complex(flow[0], flow[1]), torch.complex(reference[0], reference[1])
+    return float(torch.angle((f * r.conj()).sum())) % (2 * np.pi)
+
+
+@pytest.mark.parametrize("layout", ["released", "paper"])
+def test_flow_fields_hold_the_layouts_clips_with_one_angle_per_sample(tmp_path, indexed, layout):
+    ds = dataset(tmp_path, indexed, flow_layout=layout, shift_range=2)
+    angles, key_differs = set(), 0
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for i in range(2):
+            item = ds[i]
+            frames = {"q": decode(item.rgb_q, item.flow_q)[0], "k": decode(item.rgb_k, item.flow_k)[0]}
+            key_differs += not np.array_equal(frames["q"], frames["k"])
+            turns = set()
+            for field, (kind, clip) in CLIP_ROLES[layout].items():
+                flow = getattr(item, field)  # (2, T, S, S); flow j points at angle j * ANGLE
+                a = torch.as_tensor(ANGLE * frames[clip] / STEP, dtype=torch.float32)[:, None, None]
+                expected = torch.stack([torch.cos(a), torch.sin(a)]).expand_as(flow)
+                turn = turn_of(flow, expected)
+                for t in range(flow.shape[1]):  # the same turn for every frame of the clip
+                    assert circular(turn_of(flow[:, t], expected[:, t]) - turn) < 0.03, (field, t)
+                if kind == "orig":
+                    assert circular(turn) < 0.03, field
+                else:
+                    turns.add(round(turn / np.pi, 2))
+            assert len(turns) == 1 and turns <= FRA_TURNS  # one angle for both clips of the sample
+            angles |= turns
+    assert len(angles) > 2 and key_differs > 0
+
+
+@pytest.mark.parametrize("layout", ["released", "paper"])
+def test_crop_and_flip_are_shared_within_a_view(tmp_path, layout):
     # red = 7 x, green = 7 y; flow (u, v) = ((x + 1) / 2, (y + 1) / 2) px, so after max
-    # normalisation by M = |f(W-1, H-1)|: x = 2 M u - 1 and y = 2 M v - 1 at every pixel
+    # normalisation by M = |f(W-1, H-1)|: x = 2 M u - 1 and y = 2 M v - 1 at every pixel of an
+    # unrotated field, and of a rotated one turned back by its angle
     y, x = np.mgrid[0:H, 0:W].astype(np.float32)
     frames = np.zeros((7, H, W, 3), np.uint8)
     frames[..., 0], frames[..., 1] = 7 * x, 7 * y
     flow = np.broadcast_to(np.stack([(x + 1) / 2, (y + 1) / 2], -1), (3, H, W, 2)).copy()
     M = np.hypot(W, H) / 2
-    ds = dataset(tmp_path, write_dataset(tmp_path, {"ramp": (frames, flow)}), clip_len=2, interval=1)
-    flips, angles = set(), set()
+    tables = write_dataset(tmp_path, {"ramp": (frames, flow)})
+    ds = dataset(tmp_path, tables, clip_len=2, interval=1, flow_layout=layout)
+    flips = set()
     for epoch in range(8):
         ds.set_epoch(epoch)
         item = ds[0]
-        for rgb, f, rot in ((item.rgb_q, item.flow_q, item.flow_q_rot), (item.rgb_k, item.flow_k, item.flow_k_rot)):
-            rgb = rgb.float()
-            # JPEG (chroma subsampling) and flow quantisation leave under a pixel; a box shifted
-            # by one pixel would move the mean error to about 1
-            for c in (0, 1):
-                err = (rgb[c] / 7 - (2 * M * f[c] - 1)).abs()
-                assert err.max() < 1.0 and err.mean() < 0.3
+        for view in ("q", "k"):
+            rgb = getattr(item, f"rgb_{view}").float()
             flips.add(bool(rgb[0, 0, 0, 0] > rgb[0, 0, 0, -1]))
-            # the rotated copy: same pixels (same crop and flip), one angle for the whole clip
-            torch.testing.assert_close(torch.linalg.vector_norm(rot, dim=0), torch.linalg.vector_norm(f, dim=0))
-            turn = torch.atan2(rot[1], rot[0]) - torch.atan2(f[1], f[0])
-            turn = torch.remainder(turn, 2 * np.pi)
-            assert turn.max() - turn.min() < 1e-3
-            angles.add(round(turn.mean().item() / np.pi, 2))
+            for field in (f"flow_{view}", f"flow_{view}_rot"):
+                f = getattr(item, field)
+                kind = CLIP_ROLES[layout][field][0]
+                turn = turn_of(f, torch.stack([rgb[0] / 7 + 1, rgb[1] / 7 + 1]))
+                assert (kind == "orig") == (circular(turn) < 0.05), field
+                c, s_ = np.cos(-turn), np.sin(-turn)
+                back = torch.stack([c * f[0] - s_ * f[1], s_ * f[0] + c * f[1]])
+                # JPEG (chroma subsampling) and flow quantisation leave under a pixel; a box
+                # shifted by one pixel would move the mean error to about 1
+                for ch in (0, 1):
+                    err = (rgb[ch] / 7 - (2 * M * back[ch] - 1)).abs()
+                    assert err.max() < 1.0 and err.mean() < 0.3, field
     assert flips == {True, False}
-    assert angles <= {0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6} and len(angles) > 2
+
+
+def test_fra_off_leaves_the_rotated_fields_unrotated(tmp_path, indexed):
+    item = dataset(tmp_path, indexed, fra=False, flow_layout="paper")[0]
+    torch.testing.assert_close(item.flow_q_rot, item.flow_q)
+    torch.testing.assert_close(item.flow_k_rot, item.flow_k)
 
 
 def test_views_are_reproducible_for_seed_and_epoch(tmp_path, indexed):
@@ -232,3 +288,16 @@ def test_loader_needs_one_full_batch(tmp_path, indexed):
         make_loader(dataset(tmp_path, indexed), dataclasses.replace(P, batch_size=4))
     with pytest.raises(ValueError, match="not divisible by 4 processes"):
         make_loader(dataset(tmp_path, indexed), P, world_size=4)
+
+
+def test_device_augmentation_differs_between_ranks_and_repeats_per_rank(tmp_path, indexed):
+    ds = dataset(tmp_path, indexed, gpu_augment=True)
+    raw = collate([ds[0], ds[1]])
+
+    def jitter(step, rank):
+        return prepare_batch(raw, "cpu", augment_generator(ds.p.seed, step, rank), ds.p).rgb_q
+
+    # two processes given the same raw items would still jitter them differently
+    assert not torch.equal(jitter(5, 0), jitter(5, 1))
+    assert not torch.equal(jitter(5, 0), jitter(6, 0))
+    torch.testing.assert_close(jitter(5, 1), jitter(5, 1), rtol=0, atol=0)  # reproducible per (step, rank)

@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -166,3 +168,27 @@ def test_cuda_matches_cpu():
     s = frame_differential_scores(flow.to("cuda"), block=8)
     assert s.device.type == "cuda"
     torch.testing.assert_close(s.cpu(), frame_differential_scores(flow, block=8), rtol=1e-4, atol=1e-3)
+
+
+def _square_flows(size: int = 8) -> torch.Tensor:
+    """(4, 2, 8, 8): a 4x4 square of 3 px flow on a still background. Frame 0: square at (2, 2)
+    moving left; frames 1-3: square at (4, 4), moving left in frame 1, down in frames 2 and 3."""
+    flow = torch.zeros(4, 2, size, size)
+    flow[0, 0, 2:6, 2:6] = -3.0
+    flow[1, 0, 4:8, 4:8] = -3.0
+    flow[2:, 1, 4:8, 4:8] = 3.0
+    return flow
+
+
+# Worked by hand. With one pooling block over the frame, the attention is 1 wherever there is
+# motion, so W_j is the colour code x 255: still pixels white (255, 255, 255); left = wheel
+# column 27 (0, 209, 255); down = halfway between columns 13 and 14, (255, 229.5, 0).
+# s_0: the squares differ on 24 of 64 pixels, each |white - left| = sqrt(255^2 + 46^2);
+# s_1: the 16 square pixels change from left to down, sqrt(255^2 + 20.5^2 + 255^2) each;
+# s_2 = 0 (no change) and s_3 = 0 (the last frame).
+SQUARE_SCORES = [24 * math.hypot(255, 46) / 64, 16 * math.sqrt(255**2 + 20.5**2 + 255**2) / 64, 0.0, 0.0]
+
+
+def test_scores_of_moving_squares_worked_by_hand():
+    s = frame_differential_scores(_square_flows(), block=8)
+    np.testing.assert_allclose(s.numpy(), SQUARE_SCORES, rtol=1e-4, atol=1e-3)

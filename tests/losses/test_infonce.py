@@ -38,3 +38,27 @@ def test_gradient_reaches_query_only_through_inputs():
     q = torch.randn(2, 3, requires_grad=True)
     info_nce(q, torch.randn(2, 3), torch.randn(3, 4), 0.07).backward()
     assert q.grad is not None and torch.isfinite(q.grad).all()
+
+
+def _pairs(B: int, seed: int, D: int = 128, K: int = 256):
+    """Unit queries, keys near them (similarity ~0.7) and a bank of unit negatives."""
+    g = torch.Generator().manual_seed(seed)
+    q = F.normalize(torch.randn(B, D, generator=g), dim=1)
+    k = F.normalize(q + torch.randn(B, D, generator=g) / D**0.5, dim=1)
+    return q, k, F.normalize(torch.randn(D, K, generator=g), dim=0)
+
+
+def test_logits_and_loss_under_bf16_autocast_equal_the_float32_ones():
+    for seed in range(3):
+        q, k, neg = _pairs(2, seed)
+        exact, _ = nce_logits(q, k, neg, 0.07)
+        loss = info_nce(q, k, neg, 0.07)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed, _ = nce_logits(q, k, neg, 0.07)
+            mixed_loss = info_nce(q, k, neg, 0.07)
+            naive = torch.cat([(q * k).sum(1, keepdim=True), q @ neg], 1) / 0.07  # autocast's own choice
+        assert mixed.dtype == mixed_loss.dtype == torch.float32
+        assert (mixed - exact).abs().max() < 1e-4
+        assert abs(mixed_loss.item() - loss.item()) <= 1e-3 * loss.item()
+        # bf16 products miss by about 0.01 in a logit: the check above has power
+        assert (naive.float() - exact).abs().max() > 3e-3

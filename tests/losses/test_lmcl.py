@@ -51,3 +51,22 @@ def test_temporal_descriptors_pool_space_only():
     d = temporal_descriptors(x)
     assert d.shape == (2, 3, 4)
     torch.testing.assert_close(d[1, 2, 3], x[1, 2, 3].mean())
+
+
+def test_loss_under_bf16_autocast_equals_the_float32_loss():
+    naive_errors = []
+    for seed in range(4):
+        g = torch.Generator().manual_seed(seed)
+        x_rgb = torch.randn(1, 128, 4, generator=g)
+        x_flow = x_rgb + 0.5 * torch.randn(1, 128, 4, generator=g)  # aligned steps: similarities near 1
+        x_other = x_rgb.roll(1, dims=2) + 0.5 * torch.randn(1, 128, 4, generator=g)
+        exact = local_motion_contrast(x_rgb, x_flow, x_other, 0.07)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = local_motion_contrast(x_rgb, x_flow, x_other, 0.07)
+            a = torch.nn.functional.normalize(x_rgb, dim=1)
+            b = torch.nn.functional.normalize(torch.cat([x_flow, x_other], 2), dim=1)
+            logits = torch.bmm(a.transpose(1, 2), b) / 0.07  # autocast's own choice: bf16 products
+            naive = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.arange(4))
+        assert abs(mixed.item() - exact.item()) <= 1e-3 * exact.item()
+        naive_errors.append(abs(naive.item() - exact.item()) / exact.item())
+    assert max(naive_errors) > 3e-3  # the check above has power

@@ -1,11 +1,12 @@
-import copy
 
 import pytest
 import torch
 
-from mscl.losses.infonce import info_nce
 from mscl.losses.objective import ROTATED_TERMS, TERMS
+from mscl.pretrain import model as model_module
 from mscl.pretrain.model import MSCL
+
+from helpers import CLIP_ROLES
 
 B, K = 4, 16
 
@@ -123,32 +124,131 @@ def test_momentum_update_per_step(single):
         torch.testing.assert_close(p_k, m * p_0 + (1 - m) * p_q)
 
 
-@pytest.mark.parametrize("exclude", [False, True])
-def test_terms_read_the_documented_negative_banks(exclude):
-    d = 0.5  # strong age decay so that reading the wrong bank shows
-    model = _model(queue_decay=d, exclude_positives_from_queue=exclude)
-    _perturb_queries(model)
+# ----------------------------------------------------------------------------- tagged clips
+
+# Each clip content gets an id; a clip tensor is filled with id / 10, and the tagging encoders
+# below embed it as the one-hot vector of its id (and make flow layer4 equal to the id).
+TAG = {("rgb", "q"): 1, ("rgb", "k"): 2, ("orig", "q"): 3, ("orig", "k"): 4, ("rot", "q"): 5, ("rot", "k"): 6}
+DIM = 8
+# what every term must contrast, by content, in each layout (README: clip roles; method doc
+# 2.5, 3.1-3.3): (query, positive key, bank of negatives). Banks: "rgb" / "flow" = the queue
+# before this step's keys; "flow+" = the flow queue holding this step's first-call flow keys.
+EXPECTED = {
+    "released": {
+        "rgb_moco": (("rgb", "q"), ("rgb", "k"), "rgb"),
+        "flow_moco": (("orig", "q"), ("rot", "q"), "flow"),  # positive: the same clip rotated
+        "flow_rot_moco": (("orig", "k"), ("rot", "k"), "flow+"),
+        "rgb_flow": (("rgb", "q"), ("rot", "q"), "flow+"),
+        "flow_rgb": (("orig", "q"), ("rgb", "k"), "rgb"),
+        "rgb_flow_rot": (("rgb", "q"), ("rot", "k"), "flow+"),
+        "flow_rot_rgb": (("orig", "k"), ("rgb", "k"), "rgb"),
+    },
+    "paper": {
+        "rgb_moco": (("rgb", "q"), ("rgb", "k"), "rgb"),
+        "flow_moco": (("orig", "q"), ("orig", "k"), "flow"),
+        "flow_rot_moco": (("rot", "q"), ("rot", "k"), "flow+"),  # rotated: its own MoCo
+        "rgb_flow": (("rgb", "q"), ("orig", "k"), "flow+"),
+        "flow_rgb": (("orig", "q"), ("rgb", "k"), "rgb"),
+        "rgb_flow_rot": (("rgb", "q"), ("rot", "k"), "flow+"),
+        "flow_rot_rgb": (("rot", "q"), ("rgb", "k"), "rgb"),
+    },
+}
+# LMCL: positives from the query clip's original flow; extra negatives per layout
+LMCL_NEGATIVES = {"released": ("orig", "k"), "paper": ("rot", "q")}
+
+
+class Tagging(torch.nn.Module):
+    """Wraps an encoder: pooled output = one-hot of the clip's tag; for flow, layer4 = the tag."""
+
+    def __init__(self, encoder: torch.nn.Module, *, flow: bool):
+        super().__init__()
+        self.encoder, self.flow = encoder, flow
+
+    def forward(self, x):
+        _, maps = self.encoder(x)
+        tag = (x.float().mean(dim=(1, 2, 3, 4)) * 10).round().long()  # (B,)
+        if self.flow:
+            maps = [*maps[:-1], torch.ones_like(maps[-1]) * tag.view(-1, 1, 1, 1, 1)]
+        return torch.nn.functional.one_hot(tag, DIM).float(), maps
+
+
+def _tagged_model() -> MSCL:
+    model = _model(dim=DIM)
+    for branch, flow in ((model.rgb, False), (model.flow, True)):
+        branch.encoder_q, branch.encoder_k = Tagging(branch.encoder_q, flow=flow), Tagging(branch.encoder_k, flow=flow)
+        branch.head_q, branch.head_k = torch.nn.Identity(), torch.nn.Identity()
+    return model
+
+
+def _tagged_clips(layout: str) -> dict[str, torch.Tensor]:
+    content = {"rgb_q": ("rgb", "q"), "rgb_k": ("rgb", "k"), **CLIP_ROLES[layout]}
+    return {f: torch.full((B, 3, 8, 32, 32), TAG[c] / 10) for f, c in content.items()}
+
+
+@pytest.mark.parametrize("layout", ["released", "paper"])
+def test_each_term_contrasts_the_documented_clips(layout, monkeypatch):
+    model = _tagged_model()
+    banks_before = {"rgb": model.rgb.queue.queue.clone(), "flow": model.flow.queue.queue.clone()}
+    calls, lmcl_calls = [], []
+    real_nce, real_lmcl = model_module.info_nce, model_module.local_motion_contrast
+    monkeypatch.setattr(model_module, "info_nce", lambda q, k, neg, t: calls.append((q, k, neg)) or real_nce(q, k, neg, t))
+    monkeypatch.setattr(model_module, "local_motion_contrast",
+                        lambda *a: lmcl_calls.append(a) or real_lmcl(*a))
+    losses = _step(model, _tagged_clips(layout), m=1.0)
+    assert list(losses) == list(TERMS) and len(calls) == 7 and len(lmcl_calls) == 1
+    tag_of = {v: c for c, v in TAG.items()}
+
+    def content(embeddings):  # the one content all B rows carry
+        tags = set(embeddings.argmax(dim=1).tolist())
+        assert len(tags) == 1 and torch.allclose(embeddings.abs().sum(1), torch.ones(B))
+        return tag_of[tags.pop()]
+
+    flow_key = TAG[CLIP_ROLES[layout]["flow_k"]]
+    for name, (q, k, neg) in zip([t for t in TERMS if t != "lmcl"], calls):
+        want_q, want_k, want_bank = EXPECTED[layout][name]
+        assert (content(q), content(k)) == (want_q, want_k), name
+        # the bank: which queue, and whether this step's first-call flow keys are in it
+        fresh = torch.nn.functional.one_hot(torch.full((B,), flow_key), DIM).float().T
+        if want_bank == "flow+":
+            torch.testing.assert_close(neg[:, :B], 0.99999 * fresh, msg=name)
+            torch.testing.assert_close(neg[:, B:], banks_before["flow"][:, B:], msg=name)
+        else:
+            torch.testing.assert_close(neg, banks_before[want_bank], msg=name)
+    x_rgb, x_flow, x_second, _ = lmcl_calls[0]
+    assert x_rgb.shape == x_flow.shape == x_second.shape
+    assert set(x_flow.flatten().tolist()) == {TAG[("orig", "q")]}
+    assert set(x_second.flatten().tolist()) == {TAG[LMCL_NEGATIVES[layout]]}
+
+
+def test_lmcl_reads_the_finest_pyramid_level(monkeypatch):
     clips = _clips()
-    rgb_queue, flow_queue = copy.deepcopy(model.rgb.queue), copy.deepcopy(model.flow.queue)
-    losses = _step(model, clips, m=1.0)
-    q = {s: model.rgb.query(clips["rgb_q"])[0] if s == "rgb" else model.flow.query(clips[c])[0]
-         for s, c in (("rgb", "rgb_q"), ("flow", "flow_q"), ("flow_rot", "flow_q_rot"))}
-    k = {"rgb": model.rgb.keys(clips["rgb_k"]), "flow": model.flow.keys(clips["flow_k"]),
-         "flow_rot": model.flow.keys(clips["flow_k_rot"])}
-    before = {"rgb": rgb_queue.decayed(d), "flow": flow_queue.decayed(d)}
-    flow_queue.enqueue(k["flow"])
-    after = flow_queue.decayed(d)
-    cross = before["flow"] if exclude else after
-    expected = {
-        "rgb_moco": info_nce(q["rgb"], k["rgb"], before["rgb"], 0.07),
-        "flow_moco": info_nce(q["flow"], k["flow"], before["flow"], 0.07),
-        "flow_rot_moco": info_nce(q["flow_rot"], k["flow_rot"], after, 0.07),
-        "rgb_flow": info_nce(q["rgb"], k["flow"], cross, 0.07),
-        "flow_rgb": info_nce(q["flow"], k["rgb"], before["rgb"], 0.07),
-        "rgb_flow_rot": info_nce(q["rgb"], k["flow_rot"], cross, 0.07),
-        "flow_rot_rgb": info_nce(q["flow_rot"], k["rgb"], before["rgb"], 0.07),
-    }
-    for name, value in expected.items():
-        torch.testing.assert_close(losses[name], value, atol=1e-4, rtol=1e-4, msg=name)
-    # the flow keys sit in the bank as age-1 columns, i.e. the positive of rgb_flow is a negative
-    torch.testing.assert_close(after[:, :B], d * k["flow"].T, atol=1e-5, rtol=1e-5)
+    base = _step(_model(), clips)["lmcl"]
+
+    def perturbed(levels_to_change):
+        model = _model()
+        full = model.pyramid.forward
+
+        def forward(stages, levels=None):
+            out = full(stages)  # every level, so that reading a coarse one would show
+            return [x + 3.0 * torch.randn_like(x) if i in levels_to_change else x for i, x in enumerate(out)]
+
+        monkeypatch.setattr(model.pyramid, "forward", forward)
+        return _step(model, clips)["lmcl"]
+
+    torch.testing.assert_close(perturbed({1, 2}), base)
+    assert not torch.isclose(perturbed({0}), base)
+
+
+def test_keys_carry_no_gradient():
+    model = _model()
+    _perturb_queries(model)
+    clips = {n: x.requires_grad_() for n, x in _clips().items()}
+    losses = _step(model, clips)
+    sum(losses.values()).backward()
+    for name in ("rgb_k", "flow_k", "flow_k_rot"):
+        assert clips[name].grad is None, name  # nothing flows back into a key clip
+    for name in ("rgb_q", "flow_q", "flow_q_rot"):
+        assert clips[name].grad is not None and clips[name].grad.abs().sum() > 0, name
+    for branch in (model.rgb, model.flow):
+        for p in [*branch.encoder_k.parameters(), *branch.head_k.parameters()]:
+            assert not p.requires_grad and p.grad is None

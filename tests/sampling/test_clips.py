@@ -124,21 +124,43 @@ class FixedShift:
         return self.shift
 
 
-def test_key_start_picks_nearest_candidate():
-    kept = [10, 20, 40]
-    assert sample_key_start(FixedShift(5), 12, kept, shift=64) == 20      # target 17
-    assert sample_key_start(FixedShift(-3), 40, kept, shift=64) == 40     # target 37
-    assert sample_key_start(FixedShift(64), 40, kept, shift=64) == 40     # target 104: past end
+# Answers of the reference loop (best = 0; for c in kept: if |c - t| < |c - best|: best = c),
+# worked by hand for each target t.
+@pytest.mark.parametrize(
+    "kept, q, shift, released, nearest",
+    [
+        ([10, 20, 40], 12, 5, 20, 20),     # t = 17: 0 -> 10 -> 20, 40 is 23 away from 17 but 20 from 20
+        ([10, 20, 40], 40, -3, 40, 40),    # t = 37: 10 loses to 0 (27 vs 10), then 20, then 40
+        ([10, 20, 40], 30, -2, 40, 20),    # t = 28: 40 is 12 from t and 20 from best 20, so 40 wins
+        ([3, 5, 10], 4, 0, 5, 3),          # t = 4: 3 and 5 both 1 away; the loop ends on 5
+        ([10, 20, 40], 40, 64, 0, 40),     # t = 104 > 2 * 40: no kept start beats 0
+        ([10, 20], 32, -30, 10, 0),        # t = 2: nearest is 0; the loop takes 10 (8 < 10 from 0)
+        ([], 30, 0, 0, 0),                 # nothing kept
+        ([10, 20], 15, 0, 20, 10),         # t = 15: a tie; nearest takes the earlier candidate
+        ([10], 5, 0, 10, 0),               # t = 5: 0 and 10 both 5 away; the loop compares 5 < 10
+    ],
+)
+def test_key_start_rules_give_the_reference_answers(kept, q, shift, released, nearest):
+    assert sample_key_start(FixedShift(shift), q, kept, shift=64) == released  # released is the default
+    assert sample_key_start(FixedShift(shift), q, kept, shift=64, rule="released") == released
+    assert sample_key_start(FixedShift(shift), q, kept, shift=64, rule="nearest") == nearest
 
 
-def test_key_start_zero_is_always_a_candidate():
-    assert sample_key_start(FixedShift(-30), 32, [10, 20], shift=64) == 0  # target 2: 0 beats 10
-    assert sample_key_start(FixedShift(0), 30, [], shift=64) == 0          # nothing kept
+def test_key_start_rules_differ_often_on_mds_like_kept_sets():
+    rng = np.random.default_rng(0)
+    differ = 0
+    for _ in range(400):
+        kept = np.flatnonzero(rng.random(120) > 0.5)  # about half the starts kept, as MDS keeps
+        q = int(rng.choice(kept))
+        shift = int(rng.integers(-64, 65))
+        differ += sample_key_start(FixedShift(shift), q, kept, shift=64) != \
+            sample_key_start(FixedShift(shift), q, kept, shift=64, rule="nearest")
+    assert 0.1 < differ / 400 < 0.6
 
 
-def test_key_start_ties_go_to_the_earlier_candidate():
-    assert sample_key_start(FixedShift(0), 15, [10, 20], shift=64) == 10   # 10 and 20 both 5 away
-    assert sample_key_start(FixedShift(0), 5, [10], shift=64) == 0         # 0 and 10 both 5 away
+def test_key_start_rejects_an_unknown_rule():
+    with pytest.raises(ValueError, match="nearest"):
+        sample_key_start(FixedShift(0), 5, [10], shift=64, rule="closest")
 
 
 def test_key_start_is_kept_or_zero_and_within_shift_reach():

@@ -122,3 +122,18 @@ def test_stage_writes_samples_picture_and_metrics(screened_inputs, tmp_path, wri
     assert (out / "reports/scores.png").stat().st_size > 0
     assert json.loads((out / "metrics.json").read_text())["videos"] == 3
     assert "3 videos" in r.stdout and "c/gone" in r.stderr
+
+
+def test_scores_and_kept_starts_of_a_stored_video_worked_by_hand(tmp_path):
+    # the moving squares of tests/flow/test_motion.py at 19 px (stored as uint8 within +-20 px,
+    # the still background dequantises to 0.08 px: under 1% of the largest vector)
+    flow = np.zeros((4, 8, 8, 2), np.float32)
+    flow[0, 2:6, 2:6, 0] = -19.0
+    flow[1, 4:8, 4:8, 0] = -19.0
+    flow[2:, 4:8, 4:8, 1] = 19.0
+    s = [24 * np.hypot(255, 46) / 64, 16 * np.sqrt(255**2 + 20.5**2 + 255**2) / 64, 0.0, 0.0]
+    # clips of 2 flows 1 apart: c_i = (s_i + s_{i+1}) / 2, the last one (s_3 + nothing) / 2
+    c_hand = [(s[0] + s[1]) / 2, (s[1] + s[2]) / 2, (s[2] + s[3]) / 2, s[3] / 2]
+    c, kept = screen_video(write(tmp_path / "squares.zip", flow), ScreenParams(block=8, clip_len=2, stride=1), CPU)
+    np.testing.assert_allclose(c, c_hand, rtol=0.02, atol=0.5)
+    assert kept.tolist() == [0, 1]  # above the median (s_1 / 4)
