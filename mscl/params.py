@@ -172,6 +172,9 @@ class PretrainParams:
     master_port: int = _f(29500, min=1, max=65535)
     checkpoint_every: int = _f(100, min=1, doc="steps between checkpoints")
     log_every: int = _f(10, min=1, doc="steps between dvclive logs")
+    knn_every: int = _f(0, min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off")
+    knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor")
+    knn_videos: int = _f(500, min=1, doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
 
 @dataclass(frozen=True)

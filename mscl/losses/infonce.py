@@ -30,9 +30,22 @@ def nce_logits(q: Tensor, k: Tensor, negatives: Tensor, temperature: float) -> t
 
 def info_nce(q: Tensor, k: Tensor, negatives: Tensor, temperature: float) -> Tensor:
     """Mean over the batch of -log softmax(logits)[positive]; see :func:`nce_logits`."""
+    return info_nce_top1(q, k, negatives, temperature)[0]
+
+
+def info_nce_top1(q: Tensor, k: Tensor, negatives: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """:func:`info_nce` and its contrastive top-1: the fraction of queries whose positive key
+    scores above every negative (a detached scalar; chance is about 1 / (1 + K))."""
     logits, labels = nce_logits(q, k, negatives, temperature)
+    return cross_entropy_top1(logits, labels)
+
+
+def cross_entropy_top1(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy of (N, C) logits in float32, and the detached fraction of rows whose
+    largest logit is the label's."""
     with full_precision(logits):
-        return F.cross_entropy(logits, labels)
+        loss = F.cross_entropy(logits.float(), labels)
+    return loss, (logits.detach().argmax(dim=1) == labels).float().mean()
 
 
 def full_precision(x: Tensor) -> torch.autocast:

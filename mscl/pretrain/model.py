@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mscl.losses.infonce import info_nce
+from mscl.losses.infonce import info_nce_top1
 from mscl.losses.lmcl import local_motion_contrast, temporal_descriptors
 from mscl.losses.objective import active_terms, needed_streams, nce_terms
 from mscl.models.flow_encoder import FlowEncoder
@@ -62,6 +62,7 @@ class MSCL(nn.Module):
         self.query_streams, self.key_streams = needed_streams(self.active, self.terms, fra=fra)
         self.temperature, self.queue_decay, self.fra = temperature, queue_decay, fra
         self.single_flow_momentum_update = single_flow_momentum_update
+        self.top1: dict[str, Tensor] = {}  # contrastive top-1 of each term at the last forward
 
         rgb_encoder = R3D18(width=width)
         self.rgb = MoCoBranch(rgb_encoder, ProjectionHead(rgb_encoder.out_dim, dim), dim=dim, K=queue_size)
@@ -100,6 +101,7 @@ class MSCL(nn.Module):
             m_rgb, m_flow: key-encoder momentum for this step (schedules.cosine_momentum).
         Returns:
             {term name: weight * loss} for the active terms; their sum is the training loss.
+            ``self.top1`` then holds each term's contrastive top-1 for this step (detached).
         """
         clips_q = {"rgb": rgb_q, "flow": flow_q, "flow_rot": flow_q_rot}
         clips_k = {"rgb": rgb_k, "flow": flow_k, "flow_rot": flow_k_rot}
@@ -109,13 +111,14 @@ class MSCL(nn.Module):
         banks = self._read_banks({"rgb", "flow"})  # snapshots from before this step's enqueue
         self.enqueue(k)
         banks |= self._read_banks({"flow_enqueued"})
-        losses = {}
+        losses, self.top1 = {}, {}
         for name, weight in self.active.items():
             if name == "lmcl":
-                losses[name] = weight * self.local_motion_loss(maps)
+                loss, self.top1[name] = self.local_motion_loss(maps)
             else:
                 t = self.terms[name]
-                losses[name] = weight * info_nce(q[t.query], k[t.key], banks[t.negatives], self.temperature)
+                loss, self.top1[name] = info_nce_top1(q[t.query], k[t.key], banks[t.negatives], self.temperature)
+            losses[name] = weight * loss
         return losses
 
     @torch.no_grad()
@@ -152,8 +155,9 @@ class MSCL(nn.Module):
         if "flow" in k:
             self.flow.enqueue(k["flow"])
 
-    def local_motion_loss(self, maps: dict[str, list[Tensor]]) -> Tensor:
-        """LMCL (sec. 3.3) between the finest pyramid level and flow layer4, both (B, C, T/2)."""
+    def local_motion_loss(self, maps: dict[str, list[Tensor]]) -> tuple[Tensor, Tensor]:
+        """LMCL (sec. 3.3) between the finest pyramid level and flow layer4, both (B, C, T/2):
+        the loss and its top-1 (see :func:`local_motion_contrast`)."""
         finest = self.pyramid(maps["rgb"][1:], levels=1)[0]  # (B, 2w, T/2, H/8, W/8)
         x_rgb = temporal_descriptors(finest)
         x_flow = temporal_descriptors(maps["flow"][-1])  # (B, 2w, T/2)

@@ -35,6 +35,7 @@ class TrainLog:
     def __init__(self, live_dir: str | Path, *, total: int, start: int, log_every: int, last: dict | None = None):
         self.log_every, self.main = log_every, dist.is_main()
         self.sums, self.count, self.last = defaultdict(float), 0, dict(last or {})
+        self.extra = {k: v for k, v in self.last.items() if k.startswith("knn")}  # logged by log_value
         self.live, self.bar = None, None
         if self.main:
             from dvclive import Live
@@ -48,11 +49,17 @@ class TrainLog:
             self.live = Live(str(live_dir), resume=start > 0, save_dvc_exp=False, dvcyaml=False)
             self.bar = tqdm(total=total, initial=start, desc="pretrain", unit="step", dynamic_ncols=True)
 
-    def step(self, step: int, losses: dict[str, torch.Tensor], *, lr: float, clips_per_s: float, replaced: int) -> None:
-        """Account one finished step; log the means of the last ``log_every`` steps when due."""
+    def step(self, step: int, losses: dict[str, torch.Tensor], *, lr: float, clips_per_s: float, replaced: int,
+             top1: dict[str, torch.Tensor] | None = None) -> None:
+        """Account one finished step; log the means of the last ``log_every`` steps when due.
+
+        ``top1``: each term's contrastive top-1 of this step, logged in percent as ``top1_<term>``.
+        """
         values = {name: value.item() for name, value in losses.items()}
         for name, value in values.items():
             self.sums[name] += value
+        for name, value in (top1 or {}).items():
+            self.sums[f"top1_{name}"] += 100.0 * float(value)
         self.sums["loss"] += sum(values.values())
         self.sums["clips_per_s"] += clips_per_s
         self.sums["replaced_samples"] += replaced
@@ -78,6 +85,13 @@ class TrainLog:
                 if name != "step":
                     self.live.log_metric(f"train/{name}", value)
 
+    def log_value(self, step: int, name: str, value: float) -> None:
+        """Log one value computed on the main process alone (e.g. the kNN monitor) at ``step``."""
+        self.extra[name] = value
+        if self.live is not None:
+            self.live.step = step
+            self.live.log_metric(f"train/{name}", value)
+
     def flush(self, step: int) -> None:
         """Write dvclive's summary (at checkpoints and at the end)."""
         if self.live is not None:
@@ -85,7 +99,7 @@ class TrainLog:
 
     def summary(self) -> dict:
         """The last logged values (averaged over processes)."""
-        return dict(self.last)
+        return self.last | self.extra
 
     def close(self) -> None:
         if self.bar is not None:

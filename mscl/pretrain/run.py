@@ -15,6 +15,7 @@ from mscl.io.checkpoint import save_module
 from mscl.io.tables import read_csv, read_videos
 from mscl.models.sync_bn import convert_batchnorm
 from mscl.params import PretrainParams, to_dict
+from mscl.pretrain.knn import KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.train import build_model, build_optimizer, build_schedules, prepare_model, resume, run_fingerprint, train
 
@@ -75,9 +76,13 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     start, last = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
     log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
+    knn = None
+    if p.knn_every and dist.is_main():
+        knn = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.clip_len, crop_size=p.crop_size, k=p.knn_k,
+                         max_videos=p.knn_videos)
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
-                     log=log, checkpoint=Path(paths.checkpoint), fingerprint=fingerprint)
+                     log=log, checkpoint=Path(paths.checkpoint), fingerprint=fingerprint, knn=knn)
     finally:
         log.close()
     if dist.is_main():

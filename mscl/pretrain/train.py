@@ -21,6 +21,7 @@ from mscl.data.pretrain import VIEWS, PretrainBatch, augment_generator, prepare_
 from mscl.io.checkpoint import load_state, save_state
 from mscl.io.pool import fingerprint
 from mscl.params import PretrainParams, to_dict
+from mscl.pretrain.knn import KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
 from mscl.pretrain.schedules import cosine_lr, cosine_momentum
@@ -122,7 +123,8 @@ def resume(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, fingerprin
 def run_fingerprint(p: PretrainParams, data_signature: str) -> str:
     """What a checkpoint must share with the current run to be resumed (``data_signature`` covers
     the inputs and the code)."""
-    keep = {k: v for k, v in to_dict(p).items() if k not in ("workers", "checkpoint_every", "log_every")}
+    keep = {k: v for k, v in to_dict(p).items()
+            if k not in ("workers", "checkpoint_every", "log_every", "knn_every", "knn_k", "knn_videos")}
     return fingerprint([keep, data_signature, dist.world_size()])
 
 
@@ -137,11 +139,13 @@ def model_inputs(b: PretrainBatch, p: PretrainParams) -> dict[str, torch.Tensor]
 
 
 def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Optimizer, sched: Schedules, *,
-          start: int, p: PretrainParams, device: torch.device, log: TrainLog, checkpoint: Path, fingerprint: str) -> dict:
+          start: int, p: PretrainParams, device: torch.device, log: TrainLog, checkpoint: Path, fingerprint: str,
+          knn: KnnMonitor | None = None) -> dict:
     """Run steps ``start .. sched.total - 1`` over ``batches``; returns the last logged values.
 
     ``model`` is what runs the forward (possibly DDP/compiled), ``raw`` the plain MSCL module
-    whose state is checkpointed.
+    whose state is checkpointed; ``knn`` (main process only) checks the RGB encoder every
+    ``p.knn_every`` steps and at the end.
     """
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and p.bf16 else nullcontext()
     trainable = [t for t in raw.parameters() if t.requires_grad]
@@ -163,8 +167,11 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
         optimizer.step()
         step += 1
         now = time.perf_counter()
-        log.step(step, losses, lr=sched.lr[step - 1], clips_per_s=p.batch_size / (now - tick), replaced=b.replaced)
-        tick = now
+        log.step(step, losses, lr=sched.lr[step - 1], clips_per_s=p.batch_size / (now - tick), replaced=b.replaced,
+                 top1=raw.top1)
+        if knn is not None and (step % p.knn_every == 0 or step == sched.total):
+            log.log_value(step, "knn_top1", knn(raw.backbone, device))
+        tick = time.perf_counter()  # the kNN check is not training time
         if step % p.checkpoint_every == 0 or step == sched.total:
             if dist.is_main():
                 save_checkpoint(checkpoint, raw, optimizer, step, fingerprint, log.summary())

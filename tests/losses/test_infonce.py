@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mscl.losses.infonce import info_nce, nce_logits
+from mscl.losses.infonce import info_nce, info_nce_top1, nce_logits
 
 
 def test_logits_put_positive_first_and_divide_by_temperature():
@@ -62,3 +62,13 @@ def test_logits_and_loss_under_bf16_autocast_equal_the_float32_ones():
         assert abs(mixed_loss.item() - loss.item()) <= 1e-3 * loss.item()
         # bf16 products miss by about 0.01 in a logit: the check above has power
         assert (naive.float() - exact).abs().max() > 3e-3
+
+
+def test_top1_is_the_fraction_of_positives_ranked_first():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    k = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8]])
+    neg = torch.tensor([[0.8], [0.6]])  # one negative (0.8, 0.6)
+    # query 0: 1 vs 0.8 -> right; query 1: 0 vs 0.6 -> wrong; query 2: 0.6 vs 0.8 -> wrong
+    loss, top1 = info_nce_top1(q, k, neg, 0.1)
+    assert abs(top1.item() - 1 / 3) < 1e-6 and not top1.requires_grad
+    torch.testing.assert_close(loss, info_nce(q, k, neg, 0.1))

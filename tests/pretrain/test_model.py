@@ -190,8 +190,8 @@ def test_each_term_contrasts_the_documented_clips(layout, monkeypatch):
     model = _tagged_model()
     banks_before = {"rgb": model.rgb.queue.queue.clone(), "flow": model.flow.queue.queue.clone()}
     calls, lmcl_calls = [], []
-    real_nce, real_lmcl = model_module.info_nce, model_module.local_motion_contrast
-    monkeypatch.setattr(model_module, "info_nce", lambda q, k, neg, t: calls.append((q, k, neg)) or real_nce(q, k, neg, t))
+    real_nce, real_lmcl = model_module.info_nce_top1, model_module.local_motion_contrast
+    monkeypatch.setattr(model_module, "info_nce_top1", lambda q, k, neg, t: calls.append((q, k, neg)) or real_nce(q, k, neg, t))
     monkeypatch.setattr(model_module, "local_motion_contrast",
                         lambda *a: lmcl_calls.append(a) or real_lmcl(*a))
     losses = _step(model, _tagged_clips(layout), m=1.0)

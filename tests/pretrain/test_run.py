@@ -30,8 +30,12 @@ def test_training_writes_encoder_sidecar_checkpoint_and_curves(pretrain_inputs, 
     assert load_state(tmp_path / "ckpt.pt")["step"] == 2
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["videos"] == 8 and set(metrics) >= {"rgb_moco", "lmcl", "loss", "lr"}
+    # diagnostics: contrastive top-1 of every term (percent) and the kNN monitor at the last step
+    assert {"top1_rgb_moco", "top1_lmcl", "top1_flow_rot_rgb"} <= set(metrics)
+    assert all(0 <= metrics[k] <= 100 for k in metrics if k.startswith("top1_"))
+    assert 0 <= metrics["knn_top1"] <= 100
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
-    for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s"):
+    for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s", "top1_lmcl", "knn_top1"):
         assert (tmp_path / f"live/plots/metrics/train/{term}.tsv").exists()
     # killed after its final checkpoint (or rerun as is): nothing left to train, same report
     (tmp_path / "metrics.json").unlink()
