@@ -130,6 +130,7 @@ class PretrainParams:
     color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (method doc 8.6); literal = false")
     gpu_augment: bool = _f(True, doc="colour jitter and flow colour coding on the training device")
     workers: int = _f(2, min=0, doc="data loader processes")
+    cache_mb: int = _f(0, min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
     # model (method doc 1 and 3)
     width: int = _f(64, min=4, doc="R3D-18 stem width (64 = torchvision's r3d_18)")
     flow_width: int = _f(64, min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mscl.flow.colorwheel import flow_to_color, normalize_per_frame
 from mscl.data.sampler import EpochBatches
-from mscl.io.flow_files import FlowReader
+from mscl.io.flow_files import FlowReader, dequantize
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE
 from mscl.params import PretrainParams
@@ -87,25 +87,55 @@ class PretrainBatch:
 # --------------------------------------------------------------------------- reading, per view work
 
 
+def _check_pairing(flow_path: str | Path, meta: dict, offset: int, step: int) -> None:
+    if (meta.get("offset"), meta.get("step")) != (offset, step):
+        # a configuration error, not bad data: it must stop the run, not be skipped
+        raise RuntimeError(f"{flow_path}: flow pairs (offset {meta.get('offset')}, step {meta.get('step')}), "
+                           f"expected ({offset}, {step})")
+
+
 def read_clip_frames(frames_path: str | Path, flow_path: str | Path, indices: np.ndarray, *, offset: int,
-                     step: int) -> tuple[np.ndarray, np.ndarray]:
+                     step: int) -> tuple[np.ndarray, np.ndarray, float]:
     """RGB frame ``j*step`` and flow j for every flow index j (each distinct index read once).
 
     Returns:
-        rgb (N, H, W, 3) uint8, flow (N, H, W, 2) float32 pixels, N = len(indices).
+        rgb (N, H, W, 3) uint8, flow (N, H, W, 2) uint8 quantised (see
+        :func:`mscl.io.flow_files.dequantize`) and the flow bound, N = len(indices).
     """
     uniq, inv = np.unique(indices, return_inverse=True)
     with FlowReader(flow_path) as fr:
-        if (fr.meta.get("offset"), fr.meta.get("step")) != (offset, step):
-            # a configuration error, not bad data: it must stop the run, not be skipped
-            raise RuntimeError(f"{flow_path}: flow pairs (offset {fr.meta.get('offset')}, step {fr.meta.get('step')}), "
-                               f"expected ({offset}, {step})")
-        flow = fr.read(uniq)
+        _check_pairing(flow_path, fr.meta, offset, step)
+        flow, bound = fr.read_quantized(uniq), fr.bound
     with FrameReader(frames_path) as vr:
         rgb = vr.read(rgb_index(uniq, step))
     if rgb.shape[1:3] != flow.shape[1:3]:
         raise ValueError(f"frames {rgb.shape[1:3]} and flow {flow.shape[1:3]} differ in size")
-    return rgb[inv], flow[inv]
+    return rgb[inv], flow[inv], bound
+
+
+class VideoCache:
+    """Decoded videos kept in one process's memory, up to a byte budget (first come, first kept).
+
+    Small datasets are decoded once per loader process instead of every epoch; on data larger
+    than the budget the first videos stay cached and the rest are read per item as before.
+    Stored: RGB frames ``j*step`` (L, H, W, 3) uint8 and flows (L, H, W, 2) uint8 quantised.
+    """
+
+    def __init__(self, budget_bytes: int):
+        self.budget, self.used = budget_bytes, 0
+        self.videos: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def read(self, v: int, frames_path: str, flow_path: str, L: int, indices: np.ndarray, *, offset: int,
+             step: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """:func:`read_clip_frames` of video ``v`` (``L`` flows), from memory when cached."""
+        if v not in self.videos:
+            if self.budget <= 0 or self.used >= self.budget:
+                return read_clip_frames(frames_path, flow_path, indices, offset=offset, step=step)
+            rgb, flow, bound = read_clip_frames(frames_path, flow_path, np.arange(L), offset=offset, step=step)
+            self.videos[v] = (rgb, flow, bound)
+            self.used += rgb.nbytes + flow.nbytes
+        rgb, flow, bound = self.videos[v]
+        return rgb[indices], flow[indices], bound
 
 
 # Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (README: clip
@@ -226,6 +256,7 @@ class PretrainDataset(Dataset):
         self.shift = p.shift_range * p.clip_len * p.interval  # method doc 2.2: U[-64, 64] in MSCL
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by persistent workers
         self._bad: set[int] = set()  # per process: unreadable videos, never drawn again
+        self._cache = VideoCache(p.cache_mb * 2**20)  # per process
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -272,7 +303,8 @@ class PretrainDataset(Dataset):
         q = sample_query_start(rng, L, p.clip_len, p.interval, kept, p.retries)
         k = sample_key_start(rng, q, kept, self.shift, p.key_start)
         idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
-        rgb, flow = read_clip_frames(self.frames[v], self.flows[v], idx, offset=self.offset, step=self.step)
+        rgb, flow, bound = self._cache.read(v, self.frames[v], self.flows[v], L, idx, offset=self.offset, step=self.step)
+        flow = dequantize(flow, bound)
         rgb = torch.from_numpy(rgb).permute(3, 0, 1, 2)  # (3, 2T, H, W): query frames, then key frames
         # (2T, 2, H, W) with u, v adjacent in memory: the norm over them is ~15x faster so on a CPU
         flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, 2T, H, W)

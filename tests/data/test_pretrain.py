@@ -301,3 +301,21 @@ def test_device_augmentation_differs_between_ranks_and_repeats_per_rank(tmp_path
     assert not torch.equal(jitter(5, 0), jitter(5, 1))
     assert not torch.equal(jitter(5, 0), jitter(6, 0))
     torch.testing.assert_close(jitter(5, 1), jitter(5, 1), rtol=0, atol=0)  # reproducible per (step, rank)
+
+
+def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, indexed):
+    plain, cached = dataset(tmp_path, indexed, cache_mb=0), dataset(tmp_path, indexed, cache_mb=1)
+    for epoch in range(3):  # later epochs read from memory
+        plain.set_epoch(epoch), cached.set_epoch(epoch)
+        for i in range(2):
+            a, b = plain[i], cached[i]
+            for f in VIEWS:
+                torch.testing.assert_close(getattr(a, f), getattr(b, f), rtol=0, atol=0)
+    assert set(cached._cache.videos) == {0, 1} and not plain._cache.videos
+    # a budget smaller than one video: the first one is kept, then nothing more
+    tiny = dataset(tmp_path, indexed, cache_mb=0)
+    tiny._cache.budget = 1
+    tiny[0], tiny[1]
+    assert list(tiny._cache.videos) == [0]
+    rgb, flow, _ = tiny._cache.videos[0]
+    assert rgb.shape == (10, H, W, 3) and flow.shape == (10, H, W, 2) and flow.dtype == np.uint8
