@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test results clean-venv
+.PHONY: install repro test results bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ results: $(STAMP)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
 	git checkout params.yaml
 	$(BIN)/python -m mscl.report --readme README.md
+
+# The motion benchmark (README "Motion benchmark"): a grid of DVC experiments, about 3 hours on
+# 2 cores, resumable (run it again after an interruption); writes benchmarks/results/ and the README table.
+bench: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run
+	$(BIN)/python -m mscl.bench report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

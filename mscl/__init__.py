@@ -19,5 +19,5 @@ Layers (a module imports only from layers below its own; ``tests/test_layering.p
 5. ``data``
 6. ``models``, ``losses``
 7. ``pretrain``
-8. ``downstream``, ``report``
+8. ``downstream``, ``report``, ``bench``
 """

@@ -1,0 +1,214 @@
+"""The motion benchmark: a grid of named DVC experiments from one preset file, and its table.
+
+``python -m mscl.bench run`` (``make bench``) runs, one after the other in the workspace,
+``dvc exp run -n bench-<arm>-s<seed> -S ... linear retrieve`` for every arm and seed of
+``benchmarks/motion.yaml``: the first experiment computes the shared index, frames, flow and
+screen outputs, the others find them unchanged. It is resumable: experiments that already have
+their metrics are skipped, and an interrupted pretraining resumes from its checkpoint. It needs
+``params.yaml``, ``dvc.lock``, ``metrics/`` and ``dvclive/`` without uncommitted changes and
+restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
+
+``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json`` and writes
+``benchmarks/results/motion.json`` and the README table (mean +- sd over seeds, and per seed).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from mscl.report import experiment_rows
+
+PRESET = Path("benchmarks/motion.yaml")
+RESULTS = Path("benchmarks/results/motion.json")
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+TARGETS = ("linear", "retrieve")
+# workspace paths an experiment run in place rewrites
+WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "dvclive")
+# (column, metrics file, key)
+METRICS = [("linear top-1", "metrics/linear.json", "video_top1"), ("retrieval R@1", "metrics/retrieval.json", "R@1")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One cell of the grid: its DVC experiment name and every param it sets (dotted keys)."""
+
+    name: str
+    arm: str
+    seed: int
+    sets: dict
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _with_seed(value, seed: int):
+    return seed if value == "{seed}" else value
+
+
+def grid(preset: dict) -> list[Experiment]:
+    """Every (arm, seed) of the preset, arms in file order, seeds inner."""
+    base = _flatten(preset.get("params") or {})
+    out = []
+    for arm, own in (preset.get("arms") or {}).items():
+        for seed in preset.get("seeds") or [0]:
+            sets = {k: _with_seed(v, seed) for k, v in {**base, **(own or {})}.items()}
+            out.append(Experiment(f"bench-{arm}-s{seed}", arm, int(seed), sets))
+    if not out:
+        raise ValueError("the benchmark preset lists no arms")
+    return out
+
+
+def format_value(v) -> str:
+    """A params value as ``dvc exp run -S`` parses it (YAML)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(format_value(x) for x in v) + "]"
+    return str(v)
+
+
+def set_args(sets: dict) -> list[str]:
+    """``-S key=value`` arguments for every param of an experiment."""
+    return [a for k, v in sets.items() for a in ("-S", f"{k}={format_value(v)}")]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], check=check, text=True,
+                          capture_output=capture)
+
+
+def finished(exp_show: list) -> dict[str, dict]:
+    """{experiment name: files} of the experiments that have every benchmark metric."""
+    rows = {r["name"]: r["files"] for r in experiment_rows(exp_show)}
+    return {n: f for n, f in rows.items() if all(_get(f.get(file, {}), key) is not None for _, file, key in METRICS)}
+
+
+def _dirty() -> list[str]:
+    out = subprocess.run(["git", "status", "--porcelain", "--", *WORKSPACE], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def run(preset_path: Path = PRESET) -> None:
+    """Run the grid's missing experiments one by one in the workspace (see the module docstring)."""
+    dirty = _dirty()
+    if dirty:
+        raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
+                         + "\n  ".join(dirty))
+    experiments = grid(yaml.safe_load(preset_path.read_text()))
+    done = finished(json.loads(_dvc("exp", "show", "--json", capture=True).stdout))
+    times = {}
+    try:
+        for i, e in enumerate(experiments):
+            if e.name in done:
+                print(f"[{i + 1}/{len(experiments)}] {e.name}: done, skipped")
+                continue
+            print(f"[{i + 1}/{len(experiments)}] {e.name}", flush=True)
+            start = time.perf_counter()
+            _dvc("exp", "run", "-n", e.name, *set_args(e.sets), *TARGETS)
+            times[e.name] = round(time.perf_counter() - start, 1)
+            print(f"[{i + 1}/{len(experiments)}] {e.name}: {times[e.name]:.0f} s", flush=True)
+    finally:
+        subprocess.run(["git", "checkout", "--", *WORKSPACE], check=True)
+        subprocess.run(["git", "clean", "-fdq", "--", *WORKSPACE], check=True)
+        _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
+        if times:
+            log = RESULTS.with_name("motion_times.json")
+            log.parent.mkdir(parents=True, exist_ok=True)
+            old = json.loads(log.read_text()) if log.exists() else {}
+            log.write_text(json.dumps(old | times, indent=1) + "\n")
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _get(data: dict, dotted: str):
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[str, float]) -> list[dict]:
+    """One record per finished experiment of the grid: arm, seed, metrics, pretraining seconds."""
+    out = []
+    for e in experiments:
+        if e.name not in done:
+            continue
+        files = done[e.name]
+        rec = {"name": e.name, "arm": e.arm, "seed": e.seed}
+        rec |= {col: float(_get(files.get(file, {}), key)) for col, file, key in METRICS}
+        rec["pretrain seconds"] = _get(files.get("metrics/pretrain.json", {}), "seconds")
+        rec["knn top-1"] = _get(files.get("metrics/pretrain.json", {}), "knn_top1")
+        rec["experiment seconds"] = times.get(e.name)
+        out.append(rec)
+    return out
+
+
+def summary_table(records: list[dict], arms: list[str]) -> str:
+    """Markdown: per arm, mean +- sd over seeds of each metric, and the per-seed values."""
+    cols = [c for c, _, _ in METRICS]
+    lines = ["| arm | seeds | " + " | ".join(f"{c} (mean +- sd)" for c in cols) + " | " + " | ".join(f"{c} per seed" for c in cols)
+             + " |", "|---" * (2 + 2 * len(cols)) + "|"]
+    for arm in arms:
+        rows = sorted((r for r in records if r["arm"] == arm), key=lambda r: r["seed"])
+        if not rows:
+            continue
+        cells = []
+        for c in cols:
+            vals = [r[c] for r in rows]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f"{statistics.mean(vals):.1f} +- {sd:.1f}")
+        per_seed = [", ".join(f"{r[c]:.1f}" for r in rows) for c in cols]
+        lines.append(f"| {arm} | {','.join(str(r['seed']) for r in rows)} | " + " | ".join(cells + per_seed) + " |")
+    return "\n".join(lines)
+
+
+def replace_between(text: str, table: str) -> str:
+    if START not in text or END not in text:
+        raise ValueError(f"the README needs the markers {START} and {END}")
+    head, rest = text.split(START, 1)
+    return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
+
+
+def report(preset_path: Path = PRESET, readme: Path = Path("README.md")) -> str:
+    preset = yaml.safe_load(preset_path.read_text())
+    experiments = grid(preset)
+    done = finished(json.loads(_dvc("exp", "show", "--json", capture=True).stdout))
+    times_file = RESULTS.with_name("motion_times.json")
+    times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    records = collect(experiments, done, times)
+    table = summary_table(records, list(preset["arms"]))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"preset": str(preset_path), "experiments": records}, indent=1) + "\n")
+    readme.write_text(replace_between(readme.read_text(), table))
+    return table
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("run", "report"))
+    ap.add_argument("--preset", type=Path, default=PRESET)
+    args = ap.parse_args()
+    if args.command == "run":
+        run(args.preset)
+    else:
+        print(report(args.preset))

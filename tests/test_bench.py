@@ -1,0 +1,74 @@
+import pytest
+import yaml
+
+from mscl.bench import END, START, collect, format_value, grid, replace_between, set_args, summary_table
+
+from helpers import REPO
+
+PRESET = {
+    "params": {"pretrain": {"seed": "{seed}", "epochs": 5, "crop_scale": [0.2, 1.0]}, "flow": {"splits": ["train"]}},
+    "seeds": [0, 1],
+    "arms": {"mscl": {"pretrain.method": "mscl"}, "random": {"linear.init": "random", "pretrain.epochs": 1}},
+}
+
+
+def test_grid_applies_base_then_arm_values_and_the_seed():
+    exps = grid(PRESET)
+    assert [e.name for e in exps] == ["bench-mscl-s0", "bench-mscl-s1", "bench-random-s0", "bench-random-s1"]
+    assert exps[1].sets == {"pretrain.seed": 1, "pretrain.epochs": 5, "pretrain.crop_scale": [0.2, 1.0],
+                            "flow.splits": ["train"], "pretrain.method": "mscl"}
+    assert exps[2].sets["pretrain.epochs"] == 1 and exps[2].sets["linear.init"] == "random"
+    with pytest.raises(ValueError, match="no arms"):
+        grid({"params": {}})
+
+
+def test_set_args_are_yaml_that_dvc_parses():
+    assert format_value(True) == "true" and format_value([0.2, 1.0]) == "[0.2,1.0]" and format_value(["train"]) == "[train]"
+    args = set_args({"pretrain.flow_layout": "paper", "flow.splits": ["train"]})
+    assert args == ["-S", "pretrain.flow_layout=paper", "-S", "flow.splits=[train]"]
+    for a in args[1::2]:  # what DVC does with the value: YAML
+        key, value = a.split("=", 1)
+        assert yaml.safe_load(value) in ("paper", ["train"])
+
+
+def test_table_means_sds_and_per_seed_values():
+    exps = grid(PRESET)
+    files = lambda top1, r1: {"metrics/linear.json": {"video_top1": top1}, "metrics/retrieval.json": {"R@1": r1},
+                              "metrics/pretrain.json": {"seconds": 60.0}}
+    done = {"bench-mscl-s0": files(40.0, 30.0), "bench-mscl-s1": files(50.0, 34.0), "bench-random-s0": files(12.0, 11.0)}
+    records = collect(exps, done, {"bench-mscl-s0": 70.0})
+    assert [r["name"] for r in records] == ["bench-mscl-s0", "bench-mscl-s1", "bench-random-s0"]
+    assert records[0]["experiment seconds"] == 70.0 and records[1]["experiment seconds"] is None
+    lines = summary_table(records, ["mscl", "random"]).splitlines()
+    assert lines[2] == "| mscl | 0,1 | 45.0 +- 7.1 | 32.0 +- 2.8 | 40.0, 50.0 | 30.0, 34.0 |"
+    assert lines[3] == "| random | 0 | 12.0 +- 0.0 | 11.0 +- 0.0 | 12.0 | 11.0 |"
+
+
+def test_readme_markers():
+    assert replace_between(f"a\n{START}\nold\n{END}\nb", "new") == f"a\n{START}\nnew\n{END}\nb"
+    with pytest.raises(ValueError, match="markers"):
+        replace_between("no markers", "x")
+
+
+def test_the_shipped_preset_is_a_valid_grid():
+    from mscl.params import load_section  # every value must pass the params validation
+    import tempfile
+    from pathlib import Path
+
+    preset = yaml.safe_load((REPO / "benchmarks/motion.yaml").read_text())
+    exps = grid(preset)
+    assert len(preset["seeds"]) >= 3 and {"mscl-paper", "mscl-released", "moco-rgb", "random-init"} <= set(preset["arms"])
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    for e in exps:
+        doc = {s: dict(v) for s, v in base.items()}
+        for key, value in e.sets.items():
+            section, name = key.split(".")
+            doc[section][name] = value
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "params.yaml"
+            path.write_text(yaml.safe_dump(doc))
+            for section in doc:
+                load_section(path, section)
+    # statistical power: at least 8 classes (the synthetic set has 8) and 200 test videos
+    p = preset["params"]["index"]
+    assert p["videos_per_class"] * 8 * p["test_fraction"] >= 200
