@@ -33,7 +33,7 @@ class TrainLog:
     """Running means of the loss terms, averaged over processes and logged every ``log_every`` steps."""
 
     def __init__(self, live_dir: str | Path, *, total: int, start: int, log_every: int, last: dict | None = None):
-        self.log_every, self.main = log_every, dist.is_main()
+        self.log_every, self.total, self.main = log_every, total, dist.is_main()
         self.sums, self.count, self.last = defaultdict(float), 0, dict(last or {})
         self.extra = {k: v for k, v in self.last.items() if k.startswith("knn")}  # logged by log_value
         self.live, self.bar = None, None
@@ -67,7 +67,7 @@ class TrainLog:
         if self.bar is not None:
             self.bar.update()
             self.bar.set_postfix(loss=f"{sum(values.values()):.3f}", clips_s=f"{clips_per_s:.1f}")
-        if step % self.log_every == 0:
+        if step % self.log_every == 0 or step == self.total:  # the last step always reports
             self._log(step, lr)
 
     def _log(self, step: int, lr: float) -> None:

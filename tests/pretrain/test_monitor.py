@@ -21,3 +21,16 @@ def test_log_means_and_resume_drops_rows_after_the_checkpoint(tmp_path):
         resumed.step(step, {"a": torch.tensor(9.0), "b": torch.tensor(0.0)}, lr=0.1, clips_per_s=1.0, replaced=0)
     resumed.close()
     assert pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")["step"].tolist() == [2, 4, 6]
+
+
+def test_the_last_step_is_logged_even_off_the_logging_period(tmp_path):
+    # 3 steps with log_every 5 used to end with nothing logged (KeyError 'loss' in the stage)
+    log = TrainLog(tmp_path / "live", total=3, start=0, log_every=5)
+    for step in range(1, 4):
+        log.step(step, {"a": torch.tensor(float(step))}, lr=0.1, clips_per_s=1.0, replaced=0,
+                 top1={"a": torch.tensor(0.5)})
+    log.log_value(3, "knn_top1", 40.0)
+    log.close()
+    summary = log.summary()
+    assert summary["step"] == 3 and summary["loss"] == 2.0 and summary["top1_a"] == 50.0 and summary["knn_top1"] == 40.0
+    assert pd.read_csv(tmp_path / "live/plots/metrics/train/knn_top1.tsv", sep="\t")["step"].tolist() == [3]
