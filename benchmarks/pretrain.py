@@ -14,6 +14,7 @@ Prints the three numbers and the ratios step/ceiling and loader-fed/synthetic-fe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from contextlib import nullcontext
@@ -126,25 +127,36 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--short-side", type=int, default=128, help="size of the stored frames")
+    ap.add_argument("--frames", type=int, default=64, help="stored frames per video")
+    ap.add_argument("--interval", type=int, default=8, help="pretrain.interval (flow-index step inside a clip)")
+    ap.add_argument("--cache-mb", type=int, nargs="+", default=[0],
+                    help="pretrain.cache_mb values to measure loader-fed (e.g. 0 512: without and with the cache)")
     args = ap.parse_args()
     device = torch.device(args.device)
     p = PretrainParams(width=args.width, flow_width=args.width, crop_size=args.crop, batch_size=args.batch,
-                       workers=args.workers, compile=args.compile, queue_size=args.batch * 64, device=args.device)
+                       workers=args.workers, compile=args.compile, queue_size=args.batch * 64, device=args.device,
+                       interval=args.interval)
     print(f"{device}: R3D-18 width {p.width}, {p.clip_len}x{p.crop_size}x{p.crop_size} clips, batch {p.batch_size}")
 
     ceiling = p.batch_size / timed(backbone_step(p, device), args.steps, args.warmup, device)
     synthetic = p.batch_size / timed(mscl_step(p, device, synthetic_batches(p)), args.steps, args.warmup, device)
+    fed = {}
     with tempfile.TemporaryDirectory() as tmp:
-        height, width = args.short_side, round(args.short_side * 4 / 3)
-        tables = write_dataset(Path(tmp), videos=max(2 * p.batch_size, 16), frames=64, height=height, width=width,
-                               offset=8, step=2)
-        ds = PretrainDataset(*tables, tmp, tmp, p=p, offset=8, step=2)
-        loader = make_loader(ds, p, pin_memory=device.type == "cuda")
-        batches = batches_from(loader, 0, 10**9)
-        fed = p.batch_size / timed(mscl_step(p, device, batches), args.steps, args.warmup, device)
+        height, width = args.short_side, round(args.short_side * 5 / 4)
+        tables = write_dataset(Path(tmp), videos=max(4 * p.batch_size, 16), frames=args.frames, height=height,
+                               width=width, offset=8, step=2)
+        for cache_mb in args.cache_mb:
+            q = dataclasses.replace(p, cache_mb=cache_mb)
+            ds = PretrainDataset(*tables, tmp, tmp, p=q, offset=8, step=2)
+            loader = make_loader(ds, q, pin_memory=device.type == "cuda")
+            batches = batches_from(loader, 0, 10**9)
+            fed[cache_mb] = p.batch_size / timed(mscl_step(q, device, batches), args.steps, args.warmup, device)
+            del loader, batches
     print(f"backbone-only train step:   {ceiling:8.1f} clips/s")
     print(f"MSCL step, synthetic input: {synthetic:8.1f} clips/s  ({synthetic / ceiling:.0%} of the backbone ceiling)")
-    print(f"MSCL step, loader-fed:      {fed:8.1f} clips/s  ({fed / synthetic:.0%} of synthetic-fed, {args.workers} workers)")
+    for cache_mb, rate in fed.items():
+        print(f"MSCL step, loader-fed:      {rate:8.1f} clips/s  ({rate / synthetic:.0%} of synthetic-fed, {args.workers} "
+              f"workers, cache_mb {cache_mb})")
 
 
 if __name__ == "__main__":

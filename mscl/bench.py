@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from mscl.report import experiment_rows
+from mscl.report import experiment_rows, replace_between_markers
 
 PRESET = Path("benchmarks/motion.yaml")
 RESULTS = Path("benchmarks/results/motion.json")
@@ -183,10 +183,8 @@ def summary_table(records: list[dict], arms: list[str]) -> str:
 
 
 def replace_between(text: str, table: str) -> str:
-    if START not in text or END not in text:
-        raise ValueError(f"the README needs the markers {START} and {END}")
-    head, rest = text.split(START, 1)
-    return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
+    """``text`` with the benchmark table between its README markers replaced by ``table``."""
+    return replace_between_markers(text, table, START, END)
 
 
 def report(preset_path: Path = PRESET, readme: Path = Path("README.md")) -> str:

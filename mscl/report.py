@@ -102,12 +102,12 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def replace_between_markers(text: str, table: str) -> str:
-    """``text`` with what stands between the results markers replaced by ``table``."""
-    if START not in text or END not in text:
-        raise ValueError(f"the README needs the markers {START} and {END}")
-    head, rest = text.split(START, 1)
-    return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
+def replace_between_markers(text: str, table: str, start: str = START, end: str = END) -> str:
+    """``text`` with what stands between the markers ``start`` and ``end`` replaced by ``table``."""
+    if start not in text or end not in text:
+        raise ValueError(f"the README needs the markers {start} and {end}")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
 
 
 def update_readme(readme: Path) -> None:
