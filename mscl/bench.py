@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from mscl.report import experiment_rows, replace_between_markers
+from mscl.report import experiment_rows, flatten, lookup, replace_between_markers
 
 PRESET = Path("benchmarks/motion.yaml")
 RESULTS = Path("benchmarks/results/motion.json")
@@ -46,23 +46,13 @@ class Experiment:
     sets: dict
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flatten(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _with_seed(value, seed: int):
     return seed if value == "{seed}" else value
 
 
 def grid(preset: dict) -> list[Experiment]:
     """Every (arm, seed) of the preset, arms in file order, seeds inner."""
-    base = _flatten(preset.get("params") or {})
+    base = flatten(preset.get("params") or {})
     out = []
     for arm, own in (preset.get("arms") or {}).items():
         for seed in preset.get("seeds") or [0]:
@@ -98,7 +88,7 @@ def _dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.Co
 def finished(exp_show: list) -> dict[str, dict]:
     """{experiment name: files} of the experiments that have every benchmark metric."""
     rows = {r["name"]: r["files"] for r in experiment_rows(exp_show)}
-    return {n: f for n, f in rows.items() if all(_get(f.get(file, {}), key) is not None for _, file, key in METRICS)}
+    return {n: f for n, f in rows.items() if all(lookup(f.get(file, {}), key, None) is not None for _, file, key in METRICS)}
 
 
 def _dirty() -> list[str]:
@@ -139,14 +129,6 @@ def run(preset_path: Path = PRESET) -> None:
 # --------------------------------------------------------------------------- the table
 
 
-def _get(data: dict, dotted: str):
-    for key in dotted.split("."):
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
 def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[str, float]) -> list[dict]:
     """One record per finished experiment of the grid: arm, seed, metrics, pretraining seconds."""
     out = []
@@ -155,9 +137,9 @@ def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[st
             continue
         files = done[e.name]
         rec = {"name": e.name, "arm": e.arm, "seed": e.seed}
-        rec |= {col: float(_get(files.get(file, {}), key)) for col, file, key in METRICS}
-        rec["pretrain seconds"] = _get(files.get("metrics/pretrain.json", {}), "seconds")
-        rec["knn top-1"] = _get(files.get("metrics/pretrain.json", {}), "knn_top1")
+        rec |= {col: float(lookup(files.get(file, {}), key)) for col, file, key in METRICS}
+        rec["pretrain seconds"] = lookup(files.get("metrics/pretrain.json", {}), "seconds", None)
+        rec["knn top-1"] = lookup(files.get("metrics/pretrain.json", {}), "knn_top1", None)
         rec["experiment seconds"] = times.get(e.name)
         out.append(rec)
     return out

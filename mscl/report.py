@@ -38,11 +38,12 @@ OUTPUTS = {
 }
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts as one dict with dotted keys."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -61,7 +62,7 @@ def main(root: str = ".") -> None:
         for entry in stage.get("metrics", []):
             path = root / (entry if isinstance(entry, str) else next(iter(entry)))
             if path.exists():
-                flat = _flatten(json.loads(path.read_text()))
+                flat = flatten(json.loads(path.read_text()))
                 shown = ", ".join(f"{k}={v}" for k, v in list(flat.items())[:8])
                 print(f"  {str(path.relative_to(root)):26s} {shown}")
     print("\nPlots: `dvc plots show` writes dvc_plots/index.html\n")
@@ -85,10 +86,11 @@ def experiment_rows(exp_show: list) -> list[dict]:
     return sorted(rows, key=lambda r: r["timestamp"])
 
 
-def _get(data: dict, dotted: str):
+def lookup(data: dict, dotted: str, default="n/a"):
+    """``data["a"]["b"]`` for ``"a.b"``, or ``default`` when a key is missing."""
     for key in dotted.split("."):
         if not isinstance(data, dict) or key not in data:
-            return "n/a"
+            return default
         data = data[key]
     return data
 
@@ -97,7 +99,7 @@ def results_table(rows: list[dict]) -> str:
     """Markdown table of the experiments, one row each, with COLUMNS."""
     lines = ["| experiment | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for r in rows:
-        cells = [str(_get(r["files"].get(f, {}), key)) for _, f, key in COLUMNS]
+        cells = [str(lookup(r["files"].get(f, {}), key)) for _, f, key in COLUMNS]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
