@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscl.io.frame_extraction import FrameJob, decode_one
+from mscl.io.frame_extraction import decode_one, frame_job
 from mscl.io.pool import parallel_map
 from mscl.io.video import decode_video, encode_video
 from mscl.params import FramesParams
@@ -47,7 +47,7 @@ def main() -> None:
         print(f"decode+resize only, 1 process:        {decode_fps:8.0f} frames/s")
 
         p = FramesParams(short_side=args.short_side, workers=1)
-        jobs = [FrameJob(f"v{i}", str(src), str(Path(tmp) / f"out{i}.zip"), p) for i in range(args.videos)]
+        jobs = [frame_job(f"v{i}", str(src), str(Path(tmp) / f"out{i}.zip"), p) for i in range(args.videos)]
         results = {}
         for workers in (1, args.workers):
             t = time.perf_counter()

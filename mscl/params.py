@@ -52,6 +52,18 @@ class IndexParams:
 
 
 @dataclass(frozen=True)
+class ClusterParams:
+    """Where the per-video stages (frames, flow, screen) run their work. Never changes an output."""
+
+    executor: str = _f("local", choices=("local", "ray"),
+                       doc="local: worker processes on this machine; ray: tasks on a Ray cluster (extra 'ray')")
+    address: str = _f("", doc="ray: '' joins the cluster started on this machine or starts a private one; "
+                              "'auto' requires a running cluster; or 'host:port' / 'ray://host:10001'")
+    max_retries: int = _f(3, min=0, doc="ray: times a task whose worker died is retried before its video is reported failed")
+    in_flight: int = _f(0, min=0, doc="ray: tasks submitted at once (0 = twice the cluster's CPUs); bounds driver memory")
+
+
+@dataclass(frozen=True)
 class FramesParams:
     """Decoding of every indexed video into one per-video frame container."""
 
@@ -244,6 +256,7 @@ class RetrieveParams:
 
 
 SECTIONS: dict[str, type] = {
+    "cluster": ClusterParams,
     "index": IndexParams,
     "frames": FramesParams,
     "flow": FlowParams,

@@ -7,6 +7,7 @@ from pathlib import Path
 from mscl.flow.extraction import extract_flow
 from mscl.flow.pictures import render_flow_pictures
 from mscl.io.atomic import write_json
+from mscl.io.cluster import start
 from mscl.io.tables import read_csv, read_videos, write_csv
 from mscl.params import load_section
 
@@ -21,10 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
     p = load_section(args.params, "flow")
+    cluster = load_section(args.params, "cluster")
+    start(cluster, "flow")
     frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
     split = read_videos(args.videos_csv).set_index("video_id")["split"]
     frames = frames[frames["video_id"].map(split).isin(p.splits)].reset_index(drop=True)
-    manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p)
+    manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p, cluster)
     write_csv(manifest, Path(args.out_dir) / "manifest.csv")
     shutil.rmtree(args.pictures_dir, ignore_errors=True)
     Path(args.pictures_dir).mkdir(parents=True)

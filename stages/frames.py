@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from mscl.io.atomic import write_json
+from mscl.io.cluster import start
 from mscl.io.frame_extraction import extract_frames
 from mscl.io.tables import read_videos, write_csv
 from mscl.params import load_section
@@ -16,7 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
     p = load_section(args.params, "frames")
-    manifest, metrics = extract_frames(read_videos(args.videos_csv), args.out_dir, p)
+    cluster = load_section(args.params, "cluster")
+    start(cluster, "frames")
+    manifest, metrics = extract_frames(read_videos(args.videos_csv), args.out_dir, p, cluster)
     write_csv(manifest, f"{args.out_dir}/manifest.csv")
     write_json(args.metrics, metrics)
     print(f"frames: {metrics['usable']}/{metrics['videos']} videos usable, {metrics['frames']} frames, status {metrics['status']}")

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from mscl.io.atomic import write_json
+from mscl.io.cluster import start
 from mscl.io.tables import read_csv, read_videos, write_csv
 from mscl.params import load_section
 from mscl.sampling.screening import plot_screen_scores, screen_videos
@@ -20,9 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
     p = load_section(args.params, "screen")
+    cluster = load_section(args.params, "cluster")
+    start(cluster, "screen")
     videos = read_videos(args.videos_csv)
     flow = read_csv(Path(args.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
-    samples, metrics = screen_videos(videos, flow, args.flow_dir, p)
+    samples, metrics = screen_videos(videos, flow, args.flow_dir, p, cluster)
     write_csv(samples, args.samples_csv)
     shutil.rmtree(args.pictures_dir, ignore_errors=True)
     Path(args.pictures_dir).mkdir(parents=True)

@@ -23,9 +23,10 @@ from mscl.io.atomic import remove_stale_temporaries
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import FrameReader, read_meta
 from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
-from mscl.io.pool import fingerprint, parallel_map
+from mscl.io.cluster import ClusterError, cluster_resources, map_on_actors, map_videos
+from mscl.io.pool import fingerprint
 from mscl.io.tables import USABLE
-from mscl.params import FlowParams
+from mscl.params import ClusterParams, FlowParams
 
 MANIFEST_COLUMNS = ["video_id", "flow", "num_flows", "height", "width", "clipped", "status", "reason"]
 # params that change the stored flow (workers, device, batch size and pictures do not)
@@ -38,10 +39,15 @@ def flow_pairs(num_frames: int, offset: int, step: int) -> list[tuple[int, int]]
     return [(i, i + offset) for i in range(0, num_frames - offset, step)]
 
 
-def resolve_backend(p: FlowParams) -> str:
-    """``auto`` -> ``torch`` when CUDA is available (the GPU backend), else ``opencv``."""
+def resolve_backend(p: FlowParams, cluster_gpus: float | None = None) -> str:
+    """``auto`` -> ``torch`` when CUDA is available (the GPU backend), else ``opencv``.
+
+    ``cluster_gpus``: the GPUs of the Ray cluster the work goes to (None: this machine's).
+    """
     if p.backend != "auto":
         return p.backend
+    if cluster_gpus is not None:
+        return "torch" if cluster_gpus > 0 and p.device != "cpu" else "opencv"
     return "torch" if resolve_device(p.device).type == "cuda" else "opencv"
 
 
@@ -101,8 +107,9 @@ def _prefetched(jobs: list[FlowJob], depth: int = 4) -> Iterator[tuple[FlowJob, 
             futures[k] = None  # free the frames
 
 
-def _batches(jobs: list[FlowJob], batch: int, rows: dict) -> Iterator[tuple[list, torch.Tensor, torch.Tensor]]:
-    """Yield batches of same-size frame pairs across videos: ([(job, pair index, n_pairs)], I0, I1).
+def _batches(jobs: list[FlowJob], batch: int, rows: dict) -> Iterator[tuple[list, tuple[np.ndarray, np.ndarray]]]:
+    """Yield batches of same-size frame pairs across videos: ([(job, pair index, n_pairs)], (I0, I1))
+    with I0, I1 ``(n, H, W)`` uint8.
 
     Videos that cannot be read or have no pair get their row in ``rows`` and are skipped.
     """
@@ -114,13 +121,13 @@ def _batches(jobs: list[FlowJob], batch: int, rows: dict) -> Iterator[tuple[list
         gray, pairs = loaded
         for n, (i, j) in enumerate(pairs):
             if I0 and (len(I0) == batch or I0[-1].shape != gray[i].shape):
-                yield pending, torch.from_numpy(np.stack(I0)), torch.from_numpy(np.stack(I1))
+                yield pending, (np.stack(I0), np.stack(I1))
                 pending, I0, I1 = [], [], []
             pending.append((job, n, len(pairs)))
             I0.append(gray[i])
             I1.append(gray[j])
     if I0:
-        yield pending, torch.from_numpy(np.stack(I0)), torch.from_numpy(np.stack(I1))
+        yield pending, (np.stack(I0), np.stack(I1))
 
 
 def _safe_load(job: FlowJob) -> tuple[np.ndarray, list] | dict:
@@ -132,15 +139,40 @@ def _safe_load(job: FlowJob) -> tuple[np.ndarray, list] | dict:
     return (gray, pairs) if pairs else _too_short(job, len(gray))
 
 
-def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device) -> Iterator[dict]:
-    """Batched TV-L1 of many videos on ``device``; yields manifest rows as videos complete."""
+class TorchFlowWorker:
+    """Batched TV-L1 on one device: in this process, or as a Ray actor (one per GPU)."""
+
+    def __init__(self, p: FlowParams, device: str):
+        self.p, self.device = p, resolve_device(device)
+        self.compiled = p.compile and self.device.type == "cuda"  # compiling pays off only for the GPU's many pairs
+
+    def run(self, I0: np.ndarray, I1: np.ndarray) -> np.ndarray:
+        """Flow ``(n, H, W, 2)`` float32 of the pairs ``(I0[k], I1[k])``, ``(n, H, W)`` uint8 each."""
+        I0, I1 = (torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in (I0, I1))
+        return tvl1_torch(I0, I1, self.p, compile=self.compiled).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device, cluster: ClusterParams = ClusterParams(),
+               cluster_gpus: float = 0.0) -> Iterator[dict]:
+    """Batched TV-L1 of many videos; yields manifest rows as videos complete.
+
+    Locally on ``device``; on Ray, one actor per GPU of the cluster (or ``flow.workers`` CPU
+    actors when it has none or ``flow.device`` is cpu), batches in flight on all of them.
+    """
     rows, partial = {}, {}
-    compiled = p.compile and device.type == "cuda"  # compiling pays off only for the GPU's many pairs
+    batches = _batches(jobs, p.batch_pairs, rows)
+    if cluster.executor == "local":
+        worker = TorchFlowWorker(p, str(device))
+        results = ((pending, worker.run(*pair)) for pending, pair in batches)
+    else:
+        gpus = int(cluster_gpus) if p.device != "cpu" else 0
+        if p.device == "cuda" and not gpus:
+            raise ClusterError("flow.device = cuda, but the Ray cluster has no GPU")
+        results = map_on_actors(TorchFlowWorker, (p, "cuda" if gpus else "cpu"), batches, cluster=cluster,
+                                actors=gpus or p.workers, gpus_per_actor=1 if gpus else 0)
     with ThreadPoolExecutor(max(1, p.workers)) as writer:  # PNG encoding overlaps the next batch
         futures = []
-        for pending, I0, I1 in _batches(jobs, p.batch_pairs, rows):
-            flow = tvl1_torch(I0.to(device), I1.to(device), p, compile=compiled)
-            flow = flow.permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 2)
+        for pending, flow in results:
             for (job, n, total), f in zip(pending, flow):
                 buf = partial.setdefault(job.video_id, np.empty((total, *f.shape), np.float32))
                 buf[n] = f
@@ -159,13 +191,17 @@ def _job(video_id: str, frames_path: str, out_dir: Path, p: FlowParams, backend:
     return FlowJob(video_id, frames_path, str(out_dir / container_name(video_id)), p, fingerprint(key))
 
 
-def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir: str | Path, p: FlowParams) -> tuple[pd.DataFrame, dict]:
-    """TV-L1 flow of every usable video of the frames manifest into ``out_dir``.
+def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir: str | Path, p: FlowParams,
+                 cluster: ClusterParams = ClusterParams()) -> tuple[pd.DataFrame, dict]:
+    """TV-L1 flow of every usable video of the frames manifest into ``out_dir``, on the executor
+    ``cluster`` names (opencv: a task per video; torch: batches on device actors).
 
     Returns:
         the flow manifest (``MANIFEST_COLUMNS``, in frames-manifest order) and the metrics.
     """
-    start, out_dir, backend = time.perf_counter(), Path(out_dir), resolve_backend(p)
+    start, out_dir = time.perf_counter(), Path(out_dir)
+    gpus = cluster_resources(cluster).get("GPU", 0.0) if cluster.executor == "ray" else None
+    backend = resolve_backend(p, gpus)
     remove_stale_temporaries(out_dir)
     rows, jobs, reused = {}, [], 0
     for r in frames_manifest.itertuples():
@@ -179,9 +215,11 @@ def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir:
         else:
             jobs.append(job)
     if backend == "opencv":
-        done = parallel_map(flow_one_opencv, jobs, workers=p.workers, desc="flow (opencv)")
+        done = map_videos(flow_one_opencv, jobs, cluster=cluster, workers=p.workers, desc="flow (opencv)",
+                          inputs=("frames",), outputs=("target",), failed=lambda job, why: _row(job, "worker_error", why))
     else:
-        done = _progress(flow_torch(jobs, p, resolve_device(p.device)), len(jobs))
+        device = resolve_device(p.device) if cluster.executor == "local" else None
+        done = _progress(flow_torch(jobs, p, device, cluster, gpus or 0.0), len(jobs))
     computed = 0
     for row in done:
         rows[row["video_id"]] = row

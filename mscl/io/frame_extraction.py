@@ -1,47 +1,54 @@
 """The ``frames`` stage's work: decode every indexed video into one frame container.
 
 Resumable: a container whose ``meta.json`` carries the fingerprint of the current params and
-source file is kept as it is; anything else is (re)computed. Bad inputs become manifest rows
-with a status and a reason, never exceptions.
+the source file's content is kept as it is; anything else is (re)computed. Bad inputs become
+manifest rows with a status and a reason, never exceptions.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from mscl.io.atomic import remove_stale_temporaries
+from mscl.io.cluster import map_videos
 from mscl.io.frames import write_frames
 from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
-from mscl.io.pool import fingerprint, parallel_map
+from mscl.io.pool import file_digest, fingerprint
 from mscl.io.tables import USABLE
 from mscl.io.video import VideoError, decode_video
-from mscl.params import FramesParams
+from mscl.params import ClusterParams, FramesParams
 
 MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "height", "width", "fps", "status", "reason"]
 
 
 @dataclasses.dataclass(frozen=True)
 class FrameJob:
-    """One video to decode: where it is, where its container goes, and the params to use."""
+    """One video to decode: where it is, where its container goes, the params to use and the
+    fingerprint of what the container depends on (:func:`frame_job`)."""
 
     video_id: str
     source: str
     target: str
     params: FramesParams
+    fingerprint: str
 
 
-def job_fingerprint(job: FrameJob) -> str:
-    """What the container depends on: decoding params and the source file's identity."""
-    p = job.params
+def job_fingerprint(source: str | Path, p: FramesParams) -> str:
+    """What a container depends on: the source file's content (not its name, place or mtime, so
+    a pulled or regenerated identical file reuses it) and the params that change the frames."""
     try:
-        st = Path(job.source).stat()
-        source = (job.source, st.st_size, st.st_mtime_ns)
+        digest = file_digest(source)
     except OSError:
-        source = (job.source, None, None)
-    return fingerprint([source, p.short_side, p.fps, p.max_frames, p.jpeg_quality])
+        digest = None  # decoding will report why
+    return fingerprint([digest, p.short_side, p.fps, p.max_frames, p.jpeg_quality])
+
+
+def frame_job(video_id: str, source: str, target: str, p: FramesParams) -> FrameJob:
+    return FrameJob(video_id, source, target, p, job_fingerprint(source, p))
 
 
 def _row(job: FrameJob, status: str, reason: str = "", meta: dict | None = None) -> dict:
@@ -53,7 +60,7 @@ def _row(job: FrameJob, status: str, reason: str = "", meta: dict | None = None)
 
 def decode_one(job: FrameJob) -> dict:
     """Decode one video and write its container; returns its manifest row (never raises)."""
-    p, fp = job.params, job_fingerprint(job)
+    p, fp = job.params, job.fingerprint
     try:
         video = decode_video(job.source, short_side=p.short_side, fps=p.fps, max_frames=p.max_frames)
     except VideoError as e:
@@ -62,8 +69,7 @@ def decode_one(job: FrameJob) -> dict:
         return _row(job, "decode_error", f"{type(e).__name__}: {e}")
     t, h, w, _ = video.frames.shape
     if t < p.min_frames:
-        shape = {"num_frames": t, "height": h, "width": w, "fps": video.fps}
-        return _row(job, "too_short", f"{t} frames < frames.min_frames = {p.min_frames}", shape)
+        return _too_short(job, {"num_frames": t, "height": h, "width": w, "fps": video.fps})
     status = "partial" if video.error else "ok"
     meta = {"fingerprint": fp, "fps": video.fps, "status": status, "reason": video.error}
     write_frames(job.target, video.frames, quality=p.jpeg_quality, meta=meta)
@@ -71,13 +77,28 @@ def decode_one(job: FrameJob) -> dict:
 
 
 def _done_row(job: FrameJob) -> dict | None:
-    """The manifest row of a container already written with the same fingerprint, else None."""
-    meta = finished_meta(job.target, job_fingerprint(job))
-    return None if meta is None else _row(job, meta["status"], meta.get("reason", ""), meta)
+    """The manifest row of a container already written with the same fingerprint, else None.
+
+    ``min_frames`` decides only the status, so it is applied here rather than fingerprinted: a
+    container now too short is removed, as a fresh run would not have written it.
+    """
+    meta = finished_meta(job.target, job.fingerprint)
+    if meta is None:
+        return None
+    if meta["num_frames"] < job.params.min_frames:
+        Path(job.target).unlink()
+        return _too_short(job, meta)
+    return _row(job, meta["status"], meta.get("reason", ""), meta)
 
 
-def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams) -> tuple[pd.DataFrame, dict]:
-    """Decode every video of ``videos`` (video index) into ``out_dir``.
+def _too_short(job: FrameJob, meta: dict) -> dict:
+    return _row(job, "too_short", f"{meta['num_frames']} frames < frames.min_frames = {job.params.min_frames}", meta)
+
+
+def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams,
+                   cluster: ClusterParams = ClusterParams()) -> tuple[pd.DataFrame, dict]:
+    """Decode every video of ``videos`` (video index) into ``out_dir``, on the executor
+    ``cluster`` names (a task that fails past its retries marks its video ``worker_error``).
 
     Returns:
         the manifest (``MANIFEST_COLUMNS``, one row per video, in index order) and the metrics.
@@ -85,14 +106,18 @@ def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams) -
     out_dir = Path(out_dir)
     start = time.perf_counter()
     remove_stale_temporaries(out_dir)
-    jobs = [FrameJob(v, s, str(out_dir / container_name(v)), p) for v, s in zip(videos["video_id"], videos["path"])]
+    targets = [str(out_dir / container_name(v)) for v in videos["video_id"]]
+    with ThreadPoolExecutor(8) as pool:  # hashing reads every source: overlap the reads
+        jobs = list(pool.map(frame_job, videos["video_id"], videos["path"], targets, [p] * len(targets)))
     rows = {}
     for job in jobs:
-        done = _done_row(job)
-        if done is not None:
-            rows[job.video_id] = done
+        row = _done_row(job)
+        if row is not None:
+            rows[job.video_id] = row
     todo = [j for j in jobs if j.video_id not in rows]
-    for row in parallel_map(decode_one, todo, workers=p.workers, desc="frames"):
+    done = map_videos(decode_one, todo, cluster=cluster, workers=p.workers, desc="frames", inputs=("source",),
+                      outputs=("target",), failed=lambda job, reason: _row(job, "worker_error", reason))
+    for row in done:
         rows[row["video_id"]] = row
     remove_orphans(out_dir, {container_name(j.video_id) for j in jobs})
     manifest = pd.DataFrame([rows[j.video_id] for j in jobs], columns=MANIFEST_COLUMNS)

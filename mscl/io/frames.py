@@ -17,6 +17,9 @@ import numpy as np
 from mscl.io.atomic import atomic_path
 
 META = "meta.json"
+# every member's timestamp: the container's bytes then depend only on its content, so a rerun
+# that reproduces the same frames leaves DVC's hash (and everything downstream) unchanged
+_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def member(i: int, ext: str = "jpg") -> str:
@@ -48,9 +51,8 @@ def write_members(path: str | Path, members: dict[str, bytes], meta: dict) -> No
     """Atomically write a stored (uncompressed) zip with ``members`` and then ``meta.json``."""
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
-            zf.writestr(META, json.dumps(meta))
+            for name, data in {**members, META: json.dumps(meta).encode()}.items():
+                zf.writestr(zipfile.ZipInfo(name, date_time=_EPOCH), data)
 
 
 def read_meta(path: str | Path) -> dict | None:

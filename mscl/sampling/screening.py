@@ -13,6 +13,7 @@ count such videos so that a dataset full of them is noticed.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -26,9 +27,10 @@ import torch
 from mscl.dist import resolve_device
 from mscl.flow.motion import frame_differential_scores
 from mscl.io.atomic import write_bytes
+from mscl.io.cluster import map_videos
 from mscl.io.flow_files import FlowReader
 from mscl.io.tables import USABLE
-from mscl.params import ScreenParams
+from mscl.params import ClusterParams, ScreenParams
 from mscl.sampling.mds import clip_scores, motion_differential_sampling
 
 SAMPLE_COLUMNS = ["video_id", "split", "label", "start", "score", "kept"]
@@ -93,10 +95,34 @@ def _video_rows(v, c: np.ndarray, kept: np.ndarray) -> pd.DataFrame:
                          "start": np.arange(len(c)), "score": c, "kept": mask})
 
 
+@dataclasses.dataclass(frozen=True)
+class ScreenJob:
+    """One video to screen: its flow container and the params."""
+
+    video_id: str
+    flow: str
+    params: ScreenParams
+
+
+def screen_one(job: ScreenJob) -> dict:
+    """Scores and kept starts of one video, or why its flow cannot be read (never raises for that).
+
+    Returns:
+        ``{"video_id", "scores": c, "kept": kept}`` or ``{"video_id", "error": reason}``.
+    """
+    try:
+        c, kept = screen_video(job.flow, job.params, resolve_device(job.params.device))
+    except READ_ERRORS as e:
+        return {"video_id": job.video_id, "error": f"{type(e).__name__}: {e}"}
+    return {"video_id": job.video_id, "scores": c, "kept": kept}
+
+
 def screen_videos(
-    videos: pd.DataFrame, flow_manifest: pd.DataFrame, flow_dir: str | Path, p: ScreenParams
+    videos: pd.DataFrame, flow_manifest: pd.DataFrame, flow_dir: str | Path, p: ScreenParams,
+    cluster: ClusterParams = ClusterParams(),
 ) -> tuple[pd.DataFrame, dict]:
-    """Screen every video of the index whose flow is usable.
+    """Screen every video of the index whose flow is usable, on the executor ``cluster`` names
+    (locally in this process, on ``screen.device``; on Ray a CPU task per video).
 
     Args:
         videos: the video index (video_id, label, label_name, split).
@@ -107,18 +133,24 @@ def screen_videos(
         metrics of :func:`screen_metrics`. Videos without usable flow, and containers that
         cannot be read (named in the log), get no rows and are counted.
     """
-    start, device = time.perf_counter(), resolve_device(p.device)
+    start = time.perf_counter()
     usable = flow_manifest[flow_manifest["status"].isin(USABLE) & (flow_manifest["num_flows"] > 0)]
     todo = videos.merge(usable[["video_id", "flow"]], on="video_id")
+    jobs = [ScreenJob(v.video_id, str(Path(flow_dir) / v.flow), p) for v in todo.itertuples()]
+    if cluster.executor == "local":  # one process: the scoring is light and may use the GPU
+        results = map(screen_one, jobs)
+    else:
+        results = map_videos(screen_one, jobs, cluster=cluster, workers=1, desc="screen", inputs=("flow",),
+                             failed=lambda job, why: {"video_id": job.video_id, "error": why})
+    done = {r["video_id"]: r for r in results}
     tables, unreadable = [], []
     for v in todo.itertuples():
-        try:
-            c, kept = screen_video(Path(flow_dir) / v.flow, p, device)
-        except READ_ERRORS as e:
-            log.warning("screen: cannot read the flow of %s (%s); skipped", v.video_id, e)
+        r = done[v.video_id]
+        if "error" in r:
+            log.warning("screen: cannot read the flow of %s (%s); skipped", v.video_id, r["error"])
             unreadable.append(v.video_id)
-            continue
-        tables.append(_video_rows(v, c, kept))
+        else:
+            tables.append(_video_rows(v, r["scores"], r["kept"]))
     samples = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SAMPLE_COLUMNS)
     metrics = screen_metrics(samples, videos, skipped=len(videos) - len(todo), unreadable=unreadable)
     metrics["seconds"] = round(time.perf_counter() - start, 2)

@@ -1,4 +1,5 @@
 import os
+import zipfile
 
 import pandas as pd
 import pytest
@@ -69,3 +70,49 @@ def test_videos_dropped_from_the_index_lose_their_containers(tmp_path):
     extract_frames(_videos(src), tmp_path / "frames", p)
     extract_frames(_videos(src[:1]), tmp_path / "frames", p)
     assert [f.name for f in (tmp_path / "frames").rglob("*.zip")] == ["v0.zip"]
+
+
+def test_resume_is_by_content_not_by_name_place_or_mtime(tmp_path):
+    src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(2)]
+    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    out = tmp_path / "frames"
+    extract_frames(_videos(src), out, p)
+    before = {f: f.read_bytes() for f in out.rglob("*.zip")}
+    # the same bytes written again (a regenerated index, a `dvc pull`): new mtime, reused
+    for f in src:
+        data = f.read_bytes()
+        f.unlink()
+        f.write_bytes(data)
+        os.utime(f, (1, 1))
+    _, metrics = extract_frames(_videos(src), out, p)
+    assert metrics["reused"] == 2 and {f: f.read_bytes() for f in out.rglob("*.zip")} == before
+    # other bytes under the same name and mtime: recomputed
+    stat = os.stat(src[1])
+    moving_video(src[1], frames=10, seed=7)
+    os.utime(src[1], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _, metrics = extract_frames(_videos(src), out, p)
+    assert metrics["reused"] == 1
+    assert (out / "c/v0.zip").read_bytes() == before[out / "c/v0.zip"]
+    assert (out / "c/v1.zip").read_bytes() != before[out / "c/v1.zip"]
+
+
+def test_containers_are_the_same_bytes_on_every_run(tmp_path):
+    """No timestamp inside the zip: identical frames give an identical file (and DVC hash)."""
+    src = [moving_video(tmp_path / "v0.mp4", frames=10)]
+    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    extract_frames(_videos(src), tmp_path / "a", p)
+    extract_frames(_videos(src), tmp_path / "b", p)
+    assert (tmp_path / "a/c/v0.zip").read_bytes() == (tmp_path / "b/c/v0.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a/c/v0.zip") as zf:  # not the clock's time (2 s resolution)
+        assert {m.date_time for m in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_raising_min_frames_marks_finished_videos_too_short_as_a_fresh_run_does(tmp_path):
+    src = [moving_video(tmp_path / "v0.mp4", frames=10), moving_video(tmp_path / "v1.mp4", frames=20, seed=1)]
+    out = tmp_path / "frames"
+    extract_frames(_videos(src), out, FramesParams(short_side=24, min_frames=4, workers=1))
+    resumed, metrics = extract_frames(_videos(src), out, FramesParams(short_side=24, min_frames=16, workers=1))
+    fresh, _ = extract_frames(_videos(src), tmp_path / "fresh", FramesParams(short_side=24, min_frames=16, workers=1))
+    pd.testing.assert_frame_equal(resumed, fresh)
+    assert list(resumed["status"]) == ["too_short", "ok"] and metrics["reused"] == 2
+    assert sorted(f.name for f in out.rglob("*.zip")) == ["v1.zip"]
