@@ -1,7 +1,8 @@
 """Typed, validated views of ``params.yaml``: one frozen dataclass per section.
 
-Every stage calls :func:`load_section` before doing any work, so a typo, a wrong type or an
-out-of-range value stops the run with one message that names the section and the key.
+Every stage calls :func:`stage_params` before doing any work; it validates every section of the
+file, so a typo, a wrong type or an out-of-range value anywhere stops the run at once with one
+line that names the section and the key.
 Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``).
 """
 from __future__ import annotations
@@ -324,15 +325,42 @@ def from_dict(cls: type, raw: dict | None, section: str):
     return cls(**values)
 
 
-def load_section(path: str | Path, name: str):
-    """Load and validate section ``name`` of the YAML file at ``path``."""
-    if name not in SECTIONS:
-        raise ParamsError(f"no params section named {name!r}; known: {', '.join(SECTIONS)}")
+def load_all(path: str | Path) -> dict:
+    """Every known section of the YAML file at ``path``, validated: {name: section dataclass}.
+
+    A top-level key that looks like a misspelt section name (``pretrian``) is an error too;
+    other top-level keys are left to their owners.
+    """
     with open(path) as fh:
         doc = yaml.safe_load(fh) or {}
-    if name not in doc:
+    if not isinstance(doc, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(doc).__name__}")
+    for key in doc:
+        close = difflib.get_close_matches(str(key), list(SECTIONS), n=1, cutoff=0.75)
+        if key not in SECTIONS and close:
+            raise ParamsError(f"{path}: unknown section {key!r}; did you mean {close[0]!r}?")
+    return {name: from_dict(cls, doc[name], name) for name, cls in SECTIONS.items() if name in doc}
+
+
+def load_section(path: str | Path, name: str):
+    """Load and validate section ``name`` of the YAML file at ``path``, after validating every
+    other section present (a typo in ``finetune`` stops ``pretrain`` before it starts)."""
+    if name not in SECTIONS:
+        raise ParamsError(f"no params section named {name!r}; known: {', '.join(SECTIONS)}")
+    sections = load_all(path)
+    if name not in sections:
         raise ParamsError(f"{path}: section {name!r} is missing")
-    return from_dict(SECTIONS[name], doc[name], name)
+    return sections[name]
+
+
+def stage_params(path: str | Path, *names: str):
+    """The section (or tuple of sections) a stage reads, for its ``main``: a user's error in any
+    section of the file ends the process with that one line (exit status 1), not a traceback."""
+    try:
+        sections = tuple(load_section(path, name) for name in names)
+        return sections[0] if len(sections) == 1 else sections
+    except (ParamsError, OSError, yaml.YAMLError) as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def to_dict(p) -> dict:

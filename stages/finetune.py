@@ -13,7 +13,7 @@ from mscl.downstream.finetune import finetune
 from mscl.downstream.pictures import plot_confusion
 from mscl.io.atomic import write_json
 from mscl.io.checkpoint import save_module
-from mscl.params import load_section, to_dict
+from mscl.params import stage_params, to_dict
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
                        ("confusion", "output: confusion matrix picture"), ("live_dir", "output: dvclive curves")]:
         ap.add_argument(name, help=what)
     args = ap.parse_args(argv)
-    p = load_section(args.params, "finetune")
+    p = stage_params(args.params, "finetune")
     tables = split_tables(args.videos_csv, args.frames_dir)
     encoder, sidecar = load_encoder(args.encoder, init=p.init, seed=p.seed)
     live = Live(args.live_dir, save_dvc_exp=False, dvcyaml=None)  # plots are declared in dvc.yaml

@@ -9,7 +9,7 @@ from mscl.flow.pictures import render_flow_pictures
 from mscl.io.atomic import write_json
 from mscl.io.cluster import start
 from mscl.io.tables import read_csv, read_videos, write_csv
-from mscl.params import load_section
+from mscl.params import stage_params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,8 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("pictures_dir", help="output: flow pictures")
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "flow")
-    cluster = load_section(args.params, "cluster")
+    p, cluster = stage_params(args.params, "flow", "cluster")
     start(cluster, "flow")
     frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
     split = read_videos(args.videos_csv).set_index("video_id")["split"]

@@ -6,7 +6,7 @@ from mscl.io.atomic import write_json
 from mscl.io.cluster import start
 from mscl.io.frame_extraction import extract_frames
 from mscl.io.tables import read_videos, write_csv
-from mscl.params import load_section
+from mscl.params import stage_params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,8 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out_dir", help="output: frame containers and manifest.csv")
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "frames")
-    cluster = load_section(args.params, "cluster")
+    p, cluster = stage_params(args.params, "frames", "cluster")
     start(cluster, "frames")
     manifest, metrics = extract_frames(read_videos(args.videos_csv), args.out_dir, p, cluster)
     write_csv(manifest, f"{args.out_dir}/manifest.csv")

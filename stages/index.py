@@ -6,7 +6,7 @@ from pathlib import Path
 from mscl.io.atomic import write_json
 from mscl.io.datasets import build_index, index_metrics
 from mscl.io.tables import write_csv
-from mscl.params import load_section
+from mscl.params import stage_params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("raw_dir", help="output: generated videos (synthetic source; empty otherwise)")
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "index")
+    p = stage_params(args.params, "index")
     shutil.rmtree(args.raw_dir, ignore_errors=True)
     Path(args.raw_dir).mkdir(parents=True)
     videos = build_index(p, args.raw_dir)

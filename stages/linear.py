@@ -5,7 +5,7 @@ from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder
 from mscl.downstream.finetune import linear_probe
 from mscl.io.atomic import write_json
-from mscl.params import load_section
+from mscl.params import stage_params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("frames_dir", help="input: frame containers + manifest.csv")
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "linear")
+    p = stage_params(args.params, "linear")
     tables = split_tables(args.videos_csv, args.frames_dir)
     encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
     metrics = linear_probe(p, encoder, tables.train, tables.test, len(tables.classes))

@@ -9,7 +9,7 @@ import sys
 
 from mscl import dist
 from mscl.io.atomic import write_json
-from mscl.params import load_section
+from mscl.params import stage_params
 from mscl.pretrain.run import PretrainPaths, pretrain
 
 
@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.add_argument(name, help=what)
     ap.add_argument("--node-rank", type=int, default=None, help="this node's rank in a multi-node run (overrides params)")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "pretrain")
-    flow = load_section(args.params, "flow")
+    p, flow = stage_params(args.params, "pretrain", "flow")
     if p.gpus * p.nnodes > 1 and not dist.launched_by_torchrun():
         node_rank = p.node_rank if args.node_rank is None else args.node_rank
         cmd = dist.torchrun_command([__file__, *argv], nproc=p.gpus, nnodes=p.nnodes, node_rank=node_rank,

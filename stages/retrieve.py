@@ -5,7 +5,7 @@ from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder, video_retrieval
 from mscl.downstream.pictures import plot_neighbours
 from mscl.io.atomic import write_json
-from mscl.params import load_section
+from mscl.params import stage_params
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("metrics", help="output: metrics json")
     ap.add_argument("picture", help="output: picture of test queries and their nearest train videos")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "retrieve")
+    p = stage_params(args.params, "retrieve")
     tables = split_tables(args.videos_csv, args.frames_dir)
     encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
     result = video_retrieval(p, encoder, tables.train, tables.test)

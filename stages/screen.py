@@ -7,7 +7,7 @@ from pathlib import Path
 from mscl.io.atomic import write_json
 from mscl.io.cluster import start
 from mscl.io.tables import read_csv, read_videos, write_csv
-from mscl.params import load_section
+from mscl.params import stage_params
 from mscl.sampling.screening import plot_screen_scores, screen_videos
 
 
@@ -20,8 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("pictures_dir", help="output: picture of kept vs rejected clip scores")
     ap.add_argument("metrics", help="output: metrics json")
     args = ap.parse_args(argv)
-    p = load_section(args.params, "screen")
-    cluster = load_section(args.params, "cluster")
+    p, cluster = stage_params(args.params, "screen", "cluster")
     start(cluster, "screen")
     videos = read_videos(args.videos_csv)
     flow = read_csv(Path(args.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])

@@ -5,7 +5,7 @@ import yaml
 
 from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, from_dict, load_section
 
-from helpers import REPO
+from helpers import REPO, run_stage
 
 
 def test_repository_params_load_and_list_every_field():
@@ -66,3 +66,28 @@ def test_sections_are_frozen():
     p = from_dict(FramesParams, {}, "frames")
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.workers = 3
+
+
+def test_every_section_is_validated_whichever_the_stage_reads(write_params):
+    bad = write_params({"finetune": {"lrr": 0.1}})
+    with pytest.raises(ParamsError, match=r"finetune\.lrr; did you mean 'lr'"):
+        load_section(bad, "index")
+
+
+def test_a_misspelt_section_name_is_an_error_and_other_keys_are_left_alone(tmp_path):
+    doc = yaml.safe_load((REPO / "params.yaml").read_text())
+    doc["notes"] = {"anything": 1}
+    (tmp_path / "ok.yaml").write_text(yaml.safe_dump(doc))
+    assert load_section(tmp_path / "ok.yaml", "index").source == "synthetic"
+    doc["pretrian"] = {"lr": 1.0}
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParamsError, match="unknown section 'pretrian'; did you mean 'pretrain'"):
+        load_section(tmp_path / "typo.yaml", "index")
+
+
+def test_a_stage_stops_before_any_work_with_one_line_and_no_traceback(write_params, tmp_path):
+    bad = write_params({"retrieve": {"clips": 0}})
+    done = run_stage("index", bad, tmp_path / "videos.csv", tmp_path / "raw", tmp_path / "index.json", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["error: params.yaml: retrieve.clips = 0 is below the minimum 1"]
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "videos.csv").exists()
