@@ -190,6 +190,11 @@ class PretrainParams:
     knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor")
     knn_videos: int = _f(500, min=1, doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
+    def __post_init__(self):
+        if self.checkpoint_every % self.log_every:
+            raise ParamsError(f"params.yaml: pretrain.checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                              f"pretrain.log_every ({self.log_every}), so that a resumed run logs the same windows")
+
 
 @dataclass(frozen=True)
 class FinetuneParams:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from mscl import dist
-from mscl.io.atomic import write_json
 from mscl.params import stage_params
 from mscl.pretrain.run import PretrainPaths, pretrain
 
@@ -17,9 +16,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__)
     for name, what in [("params", "params.yaml"), ("videos_csv", "input: video index"), ("frames_dir", "input: frames"),
-                       ("flow_dir", "input: flow"), ("samples_csv", "input: MDS samples"), ("model_dir", "output: encoder.pt + json"),
-                       ("checkpoint", "output: resumable training state"), ("live_dir", "output: dvclive curves"),
-                       ("metrics", "output: metrics json")]:
+                       ("flow_dir", "input: flow"), ("samples_csv", "input: MDS samples"),
+                       ("model_dir", "output: encoder.pt + json (an unfinished run works in <model_dir>.partial)"),
+                       ("live_dir", "output: dvclive curves"), ("metrics", "output: metrics json")]:
         ap.add_argument(name, help=what)
     ap.add_argument("--node-rank", type=int, default=None, help="this node's rank in a multi-node run (overrides params)")
     args = ap.parse_args(argv)
@@ -30,11 +29,8 @@ def main(argv: list[str] | None = None) -> None:
                                     master_addr=p.master_addr, master_port=p.master_port)
         sys.exit(subprocess.run(cmd).returncode)
     paths = PretrainPaths(args.videos_csv, args.frames_dir, args.flow_dir, args.samples_csv, args.model_dir,
-                          args.checkpoint, args.live_dir)
-    metrics = pretrain(p, paths, flow_offset=flow.offset, flow_step=flow.step)
-    if dist.is_main():
-        write_json(args.metrics, metrics)
-        print(f"pretrain ({p.method}): {metrics['steps']} steps, loss {metrics['loss']:.4f}, {metrics['clips_per_s']:.1f} clips/s")
+                          args.live_dir, args.metrics)
+    pretrain(p, paths, flow_offset=flow.offset, flow_step=flow.step)
 
 
 if __name__ == "__main__":

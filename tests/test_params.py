@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import yaml
 
-from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, from_dict, load_section
+from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, PretrainParams, from_dict, load_section
 
 from helpers import REPO, run_stage
 
@@ -91,3 +91,9 @@ def test_a_stage_stops_before_any_work_with_one_line_and_no_traceback(write_para
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["error: params.yaml: retrieve.clips = 0 is below the minimum 1"]
     assert not (tmp_path / "raw").exists() and not (tmp_path / "videos.csv").exists()
+
+
+def test_pretrain_rejects_checkpoints_between_log_windows():
+    with pytest.raises(ParamsError, match=r"checkpoint_every \(50\) must be a multiple of pretrain.log_every \(7\)"):
+        from_dict(PretrainParams, {"checkpoint_every": 50, "log_every": 7}, "pretrain")
+    from_dict(PretrainParams, {"checkpoint_every": 49, "log_every": 7}, "pretrain")

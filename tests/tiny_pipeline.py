@@ -45,4 +45,4 @@ def pretrain_args(inputs: Path, params: Path, out: Path) -> list:
     """argv of the pretrain stage reading ``inputs`` and writing under ``out``."""
     d = inputs / "data"
     return [params, d / "index/videos.csv", d / "frames", d / "flow", d / "samples/pretrain.csv", out / "model",
-            out / "ckpt.pt", out / "live", out / "metrics.json"]
+            out / "live", out / "metrics.json"]

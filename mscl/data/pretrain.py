@@ -360,5 +360,9 @@ def make_loader(dataset: PretrainDataset, p: PretrainParams, *, rank: int = 0, w
     (same global batches for any number of processes, resumable mid-epoch); iterate it with
     :func:`mscl.data.sampler.batches_from`."""
     sampler = EpochBatches(len(dataset), batch_size=p.batch_size, seed=p.seed, rank=rank, world_size=world_size)
+    # its own generator: creating an epoch's iterator draws a worker seed, which must not come from
+    # the global RNG (shuffle-BN's permutations), or a run resumed mid-epoch would drift from the
+    # uninterrupted one; items do not use worker seeds (their randomness is (seed, epoch, index))
     return DataLoader(dataset, batch_sampler=sampler, num_workers=p.workers, collate_fn=collate,
-                      pin_memory=pin_memory, persistent_workers=p.workers > 0)
+                      pin_memory=pin_memory, persistent_workers=p.workers > 0,
+                      generator=torch.Generator().manual_seed(p.seed))

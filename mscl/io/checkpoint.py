@@ -3,24 +3,11 @@ sidecar saying how to rebuild the module (style rule 14), and full training stat
 from __future__ import annotations
 
 import json
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from mscl.io.atomic import atomic_path, write_json
-
-
-def code_version() -> str:
-    """Package version plus the git commit when run from a checkout."""
-    version = metadata.version("mscl")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{version}+{commit}" if commit else version
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -40,9 +27,14 @@ def load_state(path: str | Path, device: str | torch.device = "cpu") -> dict:
 
 
 def save_module(path: str | Path, module: torch.nn.Module, sidecar: dict) -> None:
-    """Write ``module.state_dict()`` (on CPU) to ``path`` and ``sidecar`` (+ code version) beside it."""
+    """Write ``module.state_dict()`` (on CPU) to ``path`` and ``sidecar`` beside it.
+
+    Both depend only on the weights and the sidecar's content (no commit, date or host): an
+    identical model is an identical file, so DVC sees no change and a teammate's pull matches.
+    The code that made them is the commit of the ``dvc.lock`` that records their hashes.
+    """
     save_state(path, {k: v.detach().cpu() for k, v in module.state_dict().items()})
-    write_json(sidecar_path(path), {**sidecar, "code_version": code_version()})
+    write_json(sidecar_path(path), sidecar)
 
 
 def load_module_state(path: str | Path) -> tuple[dict, dict]:

@@ -36,6 +36,7 @@ class TrainLog:
         self.log_every, self.total, self.main = log_every, total, dist.is_main()
         self.sums, self.count, self.last = defaultdict(float), 0, dict(last or {})
         self.extra = {k: v for k, v in self.last.items() if k.startswith("knn")}  # logged by log_value
+        self.replaced_total = float(self.last.get("replaced_samples", 0.0))  # over the whole run, resumed or not
         self.live, self.bar = None, None
         if self.main:
             from dvclive import Live
@@ -77,7 +78,8 @@ class TrainLog:
             torch.distributed.all_reduce(means)
             means /= dist.world_size()
         self.last = {n: float(v) for n, v in zip(names, means)} | {"lr": float(lr), "step": step}
-        self.last["replaced_samples"] *= dist.world_size() * self.count  # a total, not a mean
+        self.last["replaced_samples"] *= dist.world_size() * self.count  # the window's total, not a mean
+        self.replaced_total += self.last["replaced_samples"]
         self.sums, self.count = defaultdict(float), 0
         if self.live is not None:
             self.live.step = step
@@ -98,8 +100,9 @@ class TrainLog:
             self.live.make_summary()
 
     def summary(self) -> dict:
-        """The last logged values (averaged over processes)."""
-        return self.last | self.extra
+        """The last logged values (averaged over processes); ``replaced_samples`` counts every
+        replacement of the run (the curve shows them per logging window)."""
+        return self.last | self.extra | {"replaced_samples": self.replaced_total}
 
     def close(self) -> None:
         if self.bar is not None:

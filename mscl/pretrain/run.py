@@ -1,8 +1,9 @@
-"""The pretrain stage's work: data, model, resume, the loop, and the encoder file."""
+"""The pretrain stage's work: data, model, resume, the loop, and the published outputs."""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 from mscl import dist
 from mscl.data.pretrain import PretrainDataset, make_loader
 from mscl.data.sampler import batches_from
+from mscl.io.atomic import write_json
 from mscl.io.checkpoint import save_module
 from mscl.io.tables import read_csv, read_videos
 from mscl.models.sync_bn import convert_batchnorm
@@ -22,15 +24,30 @@ from mscl.pretrain.train import build_model, build_optimizer, build_schedules, p
 
 @dataclasses.dataclass(frozen=True)
 class PretrainPaths:
-    """Inputs and outputs of the stage (all from argv)."""
+    """Inputs and outputs of the stage (all from argv), and the run's working folder."""
 
     videos_csv: str
     frames_dir: str
     flow_dir: str
     samples_csv: str
     model_dir: str
-    checkpoint: str
     live_dir: str
+    metrics: str
+
+    @property
+    def work_dir(self) -> Path:
+        """``<model_dir>.partial``: the checkpoint and curves of a run until it completes. Not a
+        DVC output (a missing one never makes DVC rerun anything): a killed run resumes from it,
+        a completed run publishes from it and removes it, so a forced rerun starts afresh."""
+        return Path(str(self.model_dir).rstrip("/\\") + ".partial")
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.work_dir / "checkpoint.pt"
+
+    @property
+    def work_live(self) -> Path:
+        return self.work_dir / "live"
 
 
 def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> PretrainDataset:
@@ -53,15 +70,17 @@ def data_signature(paths: PretrainPaths) -> str:
 
 
 def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> dict:
-    """Pretrain from the stage's inputs (resuming a matching checkpoint); write the encoder.
+    """Pretrain from the stage's inputs (resuming the checkpoint of an unfinished run of the same
+    params, data and code); then write the encoder, the curves and the metrics.
+
+    The previous run's outputs stay untouched until this run has trained to the end: the curves
+    grow in the working folder (:attr:`PretrainPaths.work_dir`) and replace ``live_dir`` at the
+    end, the encoder file is replaced atomically, and only then is the working folder removed.
 
     Returns:
-        metrics: steps, epochs, the last logged loss terms, clips/s and seconds.
+        metrics: the last logged loss terms and top-1s, kNN top-1, lr, clips/s, replaced samples.
     """
     start_time = time.perf_counter()
-    if p.checkpoint_every % p.log_every:
-        raise ValueError("pretrain.checkpoint_every must be a multiple of pretrain.log_every, so that a resumed run "
-                         "logs the same windows as an uninterrupted one")
     device = dist.init_from_env(dist.resolve_device(p.device).type)
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
     dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)
@@ -73,8 +92,8 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     model.to(device)
     optimizer = build_optimizer(model, p)
     fingerprint = run_fingerprint(p, data_signature(paths))
-    start, last = resume(Path(paths.checkpoint), model, optimizer, fingerprint)
-    log = TrainLog(paths.live_dir, total=sched.total, start=start, log_every=p.log_every, last=last)
+    start, last = resume(paths.checkpoint, model, optimizer, fingerprint)
+    log = TrainLog(paths.work_live, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
     knn = None
     if p.knn_every and dist.is_main():
@@ -82,12 +101,25 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
                          max_videos=p.knn_videos)
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
-                     log=log, checkpoint=Path(paths.checkpoint), fingerprint=fingerprint, knn=knn)
+                     log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, knn=knn)
     finally:
         log.close()
+    metrics = {k: round(v, 6) for k, v in last.items() if k != "step"}
     if dist.is_main():
         sidecar = {"backbone": "r3d_18", "width": p.width, "method": p.method, "params": to_dict(p)}
         save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)
+        publish(paths, metrics)
+        print(f"pretrain ({p.method}): {sched.total} steps on {len(dataset)} videos (resumed from step {start}) in "
+              f"{time.perf_counter() - start_time:.0f} s, loss {metrics['loss']:.4f}, {metrics['clips_per_s']:.1f} clips/s")
     dist.shutdown()
-    return {"steps": sched.total, "epochs": p.epochs, "videos": len(dataset), "resumed_from": start,
-            **{k: round(v, 6) for k, v in last.items() if k not in ("step",)}, "seconds": round(time.perf_counter() - start_time, 1)}
+    return metrics
+
+
+def publish(paths: PretrainPaths, metrics: dict) -> None:
+    """Replace the curves and metrics with this run's, then remove the working folder. Each step
+    can be repeated: a run killed in between resumes its final checkpoint and publishes again."""
+    live = Path(paths.live_dir)
+    shutil.rmtree(live, ignore_errors=True)
+    shutil.copytree(paths.work_live, live)
+    write_json(paths.metrics, metrics)
+    shutil.rmtree(paths.work_dir)

@@ -13,14 +13,17 @@ def test_log_means_and_resume_drops_rows_after_the_checkpoint(tmp_path):
     curve = pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")
     assert curve["step"].tolist() == [2, 4, 6] and curve["a"].tolist() == [1.5, 3.5, 5.5]
     assert pd.read_csv(live / "plots/metrics/train/loss.tsv", sep="\t")["loss"].tolist() == [2.5, 4.5, 6.5]
-    assert log.summary()["replaced_samples"] == 2  # a total over the logging window
+    assert log.summary()["replaced_samples"] == 6  # every replacement of the run
+    assert pd.read_csv(live / "plots/metrics/train/replaced_samples.tsv", sep="\t")["replaced_samples"].tolist() == [2, 2, 2]
     truncate_curves(live, start=3)  # a checkpoint after 3 steps: the row of step 4 came later
     assert pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")["step"].tolist() == [2]
-    resumed = TrainLog(live, total=6, start=3, log_every=2)
+    # the checkpoint's summary carries the replacements so far (2 in the window of step 2)
+    resumed = TrainLog(live, total=6, start=3, log_every=2, last={"replaced_samples": 2.0})
     for step in (4, 5, 6):
-        resumed.step(step, {"a": torch.tensor(9.0), "b": torch.tensor(0.0)}, lr=0.1, clips_per_s=1.0, replaced=0)
+        resumed.step(step, {"a": torch.tensor(9.0), "b": torch.tensor(0.0)}, lr=0.1, clips_per_s=1.0, replaced=1)
     resumed.close()
     assert pd.read_csv(live / "plots/metrics/train/a.tsv", sep="\t")["step"].tolist() == [2, 4, 6]
+    assert resumed.summary()["replaced_samples"] == 5
 
 
 def test_the_last_step_is_logged_even_off_the_logging_period(tmp_path):
