@@ -26,33 +26,85 @@ def _copy_project(dst: Path) -> None:
         subprocess.run(cmd, cwd=dst, check=True)
 
 
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def _env() -> dict:
+    return {**os.environ, **GIT_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def _dvc(dst: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    r = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dst, capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dst, capture_output=True, text=True, env=_env())
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
 
-@pytest.mark.slow
-def test_dvc_repro_runs_every_stage_then_nothing(tmp_path):
-    _copy_project(tmp_path)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+def _git(dst: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=dst, capture_output=True, text=True, check=True, env=_env()).stdout
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """A fresh project on tiny params after its first `dvc repro` (and that command's output)."""
+    root = tmp_path_factory.mktemp("a")
+    _copy_project(root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in TINY.items():
         params[section].update(values)
     params["pretrain"].update(epochs=1)
     params["finetune"].update(DOWNSTREAM, test_crop_size=16, test_clips=1, test_crops=1, epochs=1, milestones=[1])
     params["linear"].update(DOWNSTREAM, epochs=2, probe_batch=4)
     params["retrieve"].update(DOWNSTREAM, queries=2, shown=2)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root, _dvc(root, "repro")
 
-    out = _dvc(tmp_path, "repro")
+
+@pytest.mark.slow
+def test_dvc_repro_runs_every_stage_then_nothing(reproduced):
+    root, out = reproduced
     for stage in ("index", "frames", "flow", "screen", "pretrain", "finetune", "linear", "retrieve"):
         assert f"Running stage '{stage}'" in out
     for path in ("models/pretrain/encoder.pt", "models/pretrain/encoder.json", "reports/flow", "reports/screen/scores.png",
                  "reports/finetune/confusion.png", "reports/retrieve/neighbours.png", "dvclive/pretrain/plots/metrics/train/loss.tsv"):
-        assert (tmp_path / path).exists(), path
-    assert "R@1" in _dvc(tmp_path, "metrics", "show")
-    retrieval = json.loads((tmp_path / "metrics/retrieval.json").read_text())
+        assert (root / path).exists(), path
+    assert "R@1" in _dvc(root, "metrics", "show")
+    retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert set(retrieval) >= {"R@1", "R@5", "R@10", "R@20", "R@50"}
-    again = _dvc(tmp_path, "repro")
+    again = _dvc(root, "repro")
     assert "Running stage" not in again and "didn't change" in again
+
+
+@pytest.mark.slow
+def test_a_teammate_pulls_everything_and_recomputes_nothing(reproduced, tmp_path):
+    """Clone A pushes to a directory remote and a bare git origin; clone B pulls and is done."""
+    a, _ = reproduced
+    origin, remote, b = tmp_path / "origin.git", tmp_path / "dvc-remote", tmp_path / "b"
+    _git(tmp_path, "init", "-q", "--bare", str(origin))
+    _dvc(a, "remote", "add", "-d", "team", str(remote))
+    _git(a, "add", "-A")
+    _git(a, "commit", "-qm", "results")
+    _git(a, "remote", "add", "origin", str(origin))
+    _git(a, "push", "-q", "origin", "HEAD:main")
+    _dvc(a, "push")
+    # an experiment on this commit, then a newer commit: the experiment is based on an older one
+    _dvc(a, "exp", "run", "-n", "short-probe", "-S", "linear.epochs=1")
+    (a / "NOTES.md").write_text("a later commit\n")
+    _git(a, "add", "NOTES.md")
+    _git(a, "commit", "-qm", "later")
+    _git(a, "push", "-q", "origin", "HEAD:main")
+    _dvc(a, "exp", "push", "origin", "short-probe")
+
+    _git(tmp_path, "clone", "-q", "-b", "main", str(origin), str(b))
+    _dvc(b, "pull")
+    status = _dvc(b, "status")
+    assert "Data and pipelines are up to date" in status, status
+    again = _dvc(b, "repro")
+    assert "Running stage" not in again and "didn't change" in again, again
+    for path in ("models/pretrain/encoder.pt", "reports/finetune/confusion.png", "reports/retrieve/neighbours.png",
+                 "reports/screen/scores.png", "dvclive/pretrain/plots/metrics/train/loss.tsv"):
+        assert (b / path).read_bytes() == (a / path).read_bytes(), path
+    # without --all-commits, `exp pull` looks only at experiments of B's HEAD: "No experiments to pull"
+    assert "No experiments to pull" in _dvc(b, "exp", "pull", "origin")
+    _dvc(b, "exp", "pull", "--all-commits", "origin")
+    shown = _dvc(b, "exp", "show", "--all-commits", "--csv")
+    assert "short-probe" in shown
