@@ -19,16 +19,18 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m mscl.report
 
-# The README's comparison table: three DVC experiments on the demo, rendered from `dvc exp show`.
-EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run
+# The README's comparison table: three named DVC experiments on the demo, each run in a temporary
+# copy of the workspace (`--temp`: your workspace, params.yaml and outputs stay as they are), then
+# only these three rendered from `dvc exp show`.
+RESULTS = moco-rgb random-init mscl
+EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run --temp
 INIT = -S finetune.init=$(1) -S linear.init=$(1) -S retrieve.init=$(1)
 results: $(STAMP)
-	-$(BIN)/dvc exp remove -q moco-rgb random-init mscl 2>/dev/null
+	@$(BIN)/dvc exp remove -q $(RESULTS) 2>/dev/null || true
 	$(EXP) -n moco-rgb -S pretrain.method=moco $(call INIT,pretrained)
 	$(EXP) -n random-init -S pretrain.method=mscl $(call INIT,random)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
-	git checkout params.yaml
-	$(BIN)/python -m mscl.report --readme README.md
+	$(BIN)/python -m mscl.report --readme README.md --experiments $(RESULTS)
 
 # The motion benchmark (README "Motion benchmark"): a grid of DVC experiments, about 3 hours on
 # 2 cores, resumable (run it again after an interruption); writes benchmarks/results/ and the README table.

@@ -112,10 +112,19 @@ def replace_between_markers(text: str, table: str, start: str = START, end: str 
     return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
 
 
-def update_readme(readme: Path) -> None:
-    """Render the named experiments of ``dvc exp show --json`` into ``readme``."""
+def pick(rows: list[dict], names: list[str]) -> list[dict]:
+    """The newest row of each experiment in ``names``, in that order (others are not shown)."""
+    newest = {r["name"]: r for r in rows}  # rows are oldest first
+    missing = [n for n in names if n not in newest]
+    if missing:
+        raise SystemExit(f"no experiment named {', '.join(missing)} in `dvc exp show`; run them first (make results)")
+    return [newest[n] for n in names]
+
+
+def update_readme(readme: Path, names: list[str]) -> None:
+    """Render the experiments ``names`` of ``dvc exp show --json`` into ``readme``."""
     out = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
-    table = results_table(experiment_rows(json.loads(out.stdout)))
+    table = results_table(pick(experiment_rows(json.loads(out.stdout)), names))
     readme.write_text(replace_between_markers(readme.read_text(), table))
     print(table)
 
@@ -123,5 +132,7 @@ def update_readme(readme: Path) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readme", type=Path, help="write the experiments table into this README")
+    ap.add_argument("--experiments", nargs="+", default=["moco-rgb", "random-init", "mscl"],
+                    help="the experiments (by name) the table shows, in this order")
     args = ap.parse_args()
-    update_readme(args.readme) if args.readme else main()
+    update_readme(args.readme, args.experiments) if args.readme else main()

@@ -11,9 +11,13 @@ from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder
 from mscl.downstream.finetune import finetune
 from mscl.downstream.pictures import plot_confusion
-from mscl.io.atomic import write_json
+from mscl.io.atomic import write_metrics
 from mscl.io.checkpoint import save_module
 from mscl.params import stage_params, to_dict
+
+
+# what `dvc exp show` compares; counts, seconds and the split are printed
+COMPARED = ("single_view", "multi_view", "final_train_loss", "multi_view_videos_per_second")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,11 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     save_module(Path(args.model_dir) / "classifier.pt", result.model,
                 {"backbone": sidecar["backbone"], "width": sidecar["width"], "classes": tables.classes,
                  "params": to_dict(p), "encoder": sidecar})
-    write_json(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped})
+    rest = write_metrics(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
     plot_confusion(result.confusion, tables.classes, args.confusion)
     single, multi = result.metrics["single_view"], result.metrics["multi_view"]
     print(f"finetune ({p.init} init): {tables.split} video top-1 {single['video_top1']}% (1 view), "
-          f"{multi['video_top1']}% ({p.test_clips}x{p.test_crops} views); {result.metrics['train_seconds']} s training")
+          f"{multi['video_top1']}% ({p.test_clips}x{p.test_crops} views); {rest}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("frames_dir", help="input: frame containers and their manifest.csv")
     ap.add_argument("out_dir", help="output: flow containers and manifest.csv")
     ap.add_argument("pictures_dir", help="output: flow pictures")
-    ap.add_argument("metrics", help="output: metrics json")
+    ap.add_argument("log", help="output: the run's log (counts, statuses, timings; json)")
     args = ap.parse_args(argv)
     p, cluster = stage_params(args.params, "flow", "cluster")
     start(cluster, "flow")
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.pictures_dir).mkdir(parents=True)
     shown = manifest.merge(frames[["video_id", "frames"]], on="video_id")
     render_flow_pictures(shown, args.frames_dir, args.out_dir, args.pictures_dir, count=p.pictures, step=p.step)
-    write_json(args.metrics, metrics)
+    write_json(args.log, metrics)
     print(f"flow ({metrics['backend']}): {metrics['usable']}/{metrics['videos']} videos, {metrics['flows']} flows, "
           f"{metrics['pairs_per_second']} pairs/s, clipped fraction {metrics['clipped']}")
     if metrics["videos"] and not metrics["usable"]:

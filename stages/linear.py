@@ -4,8 +4,12 @@ import argparse
 from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder
 from mscl.downstream.finetune import linear_probe
-from mscl.io.atomic import write_json
+from mscl.io.atomic import write_metrics
 from mscl.params import stage_params
+
+
+# what `dvc exp show` compares; counts and the split are printed
+COMPARED = ("clip_top1", "clip_top5", "video_top1", "video_top5", "videos_per_second")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,9 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     tables = split_tables(args.videos_csv, args.frames_dir)
     encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
     metrics = linear_probe(p, encoder, tables.train, tables.test, len(tables.classes))
-    write_json(args.metrics, metrics | {"split": tables.split, "skipped_videos": tables.skipped})
+    rest = write_metrics(args.metrics, metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
     print(f"linear ({p.init} init): {tables.split} video top-1 {metrics['video_top1']}%, "
-          f"top-5 {metrics['video_top5']}%; {metrics['videos_per_second']} videos/s feature extraction")
+          f"top-5 {metrics['video_top5']}%; {metrics['videos_per_second']} videos/s feature extraction; {rest}")
 
 
 if __name__ == "__main__":

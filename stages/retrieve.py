@@ -4,8 +4,12 @@ import argparse
 from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder, video_retrieval
 from mscl.downstream.pictures import plot_neighbours
-from mscl.io.atomic import write_json
+from mscl.io.atomic import write_metrics
 from mscl.params import stage_params
+
+
+# what `dvc exp show` compares; counts and the split are printed
+COMPARED = ("R@1", "R@5", "R@10", "R@20", "R@50", "videos_per_second")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,10 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     tables = split_tables(args.videos_csv, args.frames_dir)
     encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
     result = video_retrieval(p, encoder, tables.train, tables.test)
-    write_json(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped})
+    rest = write_metrics(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
     plot_neighbours(tables.test, tables.train, result.neighbours, tables.classes, args.picture, count=p.queries)
     recall = ", ".join(f"{k} {v}%" for k, v in result.metrics.items() if k.startswith("R@"))
-    print(f"retrieve ({p.init} init): {tables.split} -> train {recall}; {result.metrics['videos_per_second']} videos/s")
+    print(f"retrieve ({p.init} init): {tables.split} -> train {recall}; {result.metrics['videos_per_second']} videos/s; {rest}")
 
 
 if __name__ == "__main__":

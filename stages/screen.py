@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("flow_dir", help="input: flow containers and their manifest.csv")
     ap.add_argument("samples_csv", help="output: one row per candidate clip start")
     ap.add_argument("pictures_dir", help="output: picture of kept vs rejected clip scores")
-    ap.add_argument("metrics", help="output: metrics json")
+    ap.add_argument("log", help="output: the run's log (counts, statuses, timings; json)")
     args = ap.parse_args(argv)
     p, cluster = stage_params(args.params, "screen", "cluster")
     start(cluster, "screen")
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.pictures_dir).mkdir(parents=True)
     if p.pictures and len(samples):
         plot_screen_scores(samples, videos, Path(args.pictures_dir) / "scores.png")
-    write_json(args.metrics, metrics)
+    write_json(args.log, metrics)
     print(f"screen: {metrics['videos']} videos, kept {metrics['kept']}/{metrics['candidates']} starts "
           f"({metrics['kept_fraction']:.0%}), {metrics['videos_without_kept']} without a kept start, "
           f"{metrics['skipped']} skipped, {metrics['unreadable']} unreadable")

@@ -1,6 +1,6 @@
 import pytest
 
-from mscl.report import END, START, experiment_rows, replace_between_markers, results_table
+from mscl.report import END, START, experiment_rows, pick, replace_between_markers, results_table
 
 
 def _exp(name, method, init, top1, ts):
@@ -22,6 +22,10 @@ def test_rows_and_table_from_exp_show_json():
     table = results_table(rows).splitlines()
     assert table[0].startswith("| experiment | pretraining | encoder | fine-tune top-1 (1 view)")
     assert table[4] == "| mscl | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
+    # only the named experiments, in the asked order: an unrelated one stays out of the README
+    assert [r["name"] for r in pick(rows, ["mscl", "random"])] == ["mscl", "random"]
+    with pytest.raises(SystemExit, match="no experiment named other"):
+        pick(rows, ["mscl", "other"])
 
 
 def test_markers():

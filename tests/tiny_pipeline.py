@@ -33,11 +33,11 @@ def make_inputs(root: Path) -> Path:
     """Run the stages before pretrain on tiny data under ``root``; returns ``root``."""
     params = tiny_params(root / "params.yaml")
     d = root / "data"
-    run_stage("index", params, d / "index/videos.csv", d / "raw", root / "metrics/index.json")
-    run_stage("frames", params, d / "index/videos.csv", d / "frames", root / "metrics/frames.json")
-    run_stage("flow", params, d / "index/videos.csv", d / "frames", d / "flow", root / "reports/flow", root / "metrics/flow.json")
+    run_stage("index", params, d / "index/videos.csv", d / "raw", root / "logs/index.json")
+    run_stage("frames", params, d / "index/videos.csv", d / "frames", root / "logs/frames.json")
+    run_stage("flow", params, d / "index/videos.csv", d / "frames", d / "flow", root / "reports/flow", root / "logs/flow.json")
     run_stage("screen", params, d / "index/videos.csv", d / "flow", d / "samples/pretrain.csv", root / "reports/screen",
-              root / "metrics/screen.json")
+              root / "logs/screen.json")
     return root
 
 

@@ -5,7 +5,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 TMP_MARK = ".tmp-"
 
@@ -43,6 +43,15 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 def write_json(path: str | Path, obj) -> None:
     """Atomically write ``obj`` as indented JSON (keys kept in insertion order)."""
     write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_metrics(path: str | Path, values: dict, compared: Iterable[str]) -> str:
+    """Write the ``compared`` values (what a user compares across experiments: accuracies,
+    recalls, losses, throughput) to the DVC metrics file ``path``; return the others (counts,
+    split names, seconds) as one ``key value, ...`` line for the stage to print."""
+    compared = list(compared)
+    write_json(path, {k: values[k] for k in compared if k in values})
+    return ", ".join(f"{k} {v}" for k, v in values.items() if k not in compared)
 
 
 def remove_stale_temporaries(folder: str | Path) -> int:

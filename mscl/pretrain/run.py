@@ -104,7 +104,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
                      log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, knn=knn)
     finally:
         log.close()
-    metrics = {k: round(v, 6) for k, v in last.items() if k != "step"}
+    metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr")}  # the final lr is the schedule's end
     if dist.is_main():
         sidecar = {"backbone": "r3d_18", "width": p.width, "method": p.method, "params": to_dict(p)}
         save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)

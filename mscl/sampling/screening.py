@@ -158,7 +158,7 @@ def screen_videos(
 
 
 def screen_metrics(samples: pd.DataFrame, videos: pd.DataFrame, *, skipped: int, unreadable: list[str]) -> dict:
-    """Counts for ``metrics/screen.json``.
+    """Counts for ``logs/screen.json``.
 
     Returns:
         videos (screened), skipped (no usable flow), unreadable, candidates, kept, kept_fraction,
