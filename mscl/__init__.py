@@ -20,4 +20,5 @@ Layers (a module imports only from layers below its own; ``tests/test_layering.p
 6. ``models``, ``losses``
 7. ``pretrain``
 8. ``downstream``, ``report``, ``bench``
+9. ``hub``
 """

@@ -191,6 +191,16 @@ class PretrainParams:
     knn_videos: int = _f(500, min=1, doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
     def __post_init__(self):
+        """Rules across fields, so that a bad combination stops before any data is read."""
+        if self.queue_size < self.batch_size:
+            raise ParamsError(f"params.yaml: pretrain.queue_size ({self.queue_size}) must hold at least one batch "
+                              f"(pretrain.batch_size = {self.batch_size})")
+        if self.batch_size % (self.gpus * self.nnodes):
+            raise ParamsError(f"params.yaml: pretrain.batch_size ({self.batch_size}) must divide evenly over "
+                              f"{self.gpus * self.nnodes} processes (pretrain.gpus x pretrain.nnodes)")
+        if self.method == "mscl" and self.lmcl and self.width != self.flow_width:
+            raise ParamsError(f"params.yaml: LMCL compares RGB and flow features channel by channel: pretrain.width "
+                              f"({self.width}) must equal pretrain.flow_width ({self.flow_width}), or set pretrain.lmcl: false")
         if self.checkpoint_every % self.log_every:
             raise ParamsError(f"params.yaml: pretrain.checkpoint_every ({self.checkpoint_every}) must be a multiple of "
                               f"pretrain.log_every ({self.log_every}), so that a resumed run logs the same windows")

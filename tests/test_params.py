@@ -97,3 +97,16 @@ def test_pretrain_rejects_checkpoints_between_log_windows():
     with pytest.raises(ParamsError, match=r"checkpoint_every \(50\) must be a multiple of pretrain.log_every \(7\)"):
         from_dict(PretrainParams, {"checkpoint_every": 50, "log_every": 7}, "pretrain")
     from_dict(PretrainParams, {"checkpoint_every": 49, "log_every": 7}, "pretrain")
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"queue_size": 8, "batch_size": 16}, r"queue_size \(8\) must hold at least one batch"),
+    ({"batch_size": 10, "gpus": 4}, r"batch_size \(10\) must divide evenly over 4 processes"),
+    ({"width": 16, "flow_width": 8}, r"width \(16\) must equal pretrain.flow_width \(8\)"),
+])
+def test_pretrain_rejects_combinations_that_cannot_train(values, message):
+    with pytest.raises(ParamsError, match=message):
+        from_dict(PretrainParams, values, "pretrain")
+    if "width" in values:  # without LMCL (or with MoCo) the widths may differ
+        from_dict(PretrainParams, {**values, "lmcl": False}, "pretrain")
+        from_dict(PretrainParams, {**values, "method": "moco"}, "pretrain")
