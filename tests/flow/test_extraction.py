@@ -23,6 +23,10 @@ def test_flow_pairs():
 def test_auto_backend_is_opencv_without_cuda():
     assert resolve_backend(FlowParams(backend="auto", device="cpu")) == "opencv"
     assert resolve_backend(FlowParams(backend="torch")) == "torch"
+    # on a Ray cluster, what decides is the cluster's GPUs, not this machine's
+    assert resolve_backend(FlowParams(backend="auto", device="auto"), cluster_gpus=2.0) == "torch"
+    assert resolve_backend(FlowParams(backend="auto", device="cpu"), cluster_gpus=2.0) == "opencv"
+    assert resolve_backend(FlowParams(backend="auto", device="auto"), cluster_gpus=0.0) == "opencv"
 
 
 def _frames_dir(tmp_path, n_frames=(9, 9)):

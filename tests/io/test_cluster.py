@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mscl.flow.extraction import extract_flow
-from mscl.io.cluster import start
+from mscl.io.cluster import ClusterError, start
 from mscl.io.frame_extraction import extract_frames
 from mscl.io.tables import USABLE
 from mscl.params import ClusterParams, FlowParams, FramesParams, ScreenParams
@@ -80,6 +80,13 @@ def test_torch_flow_on_cpu_actors_matches_local_torch(ray_instance, videos, loca
     there, _ = extract_flow(frames, root / "frames", tmp_path / "ray", p, RAY)
     pd.testing.assert_frame_equal(here, there)
     assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+
+
+def test_gpu_flow_on_a_cluster_without_gpu_says_so(ray_instance, local_run, tmp_path):
+    root, frames, _ = local_run
+    p = FlowParams(**{**FLOW.__dict__, "backend": "torch", "device": "cuda"})
+    with pytest.raises(ClusterError, match="flow.device = cuda, but the Ray cluster has no GPU"):
+        extract_flow(frames, root / "frames", tmp_path / "flow", p, RAY)
 
 
 def _kill_one_task(name: str, killed: list[int], timeout: float = 60.0) -> None:
