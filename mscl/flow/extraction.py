@@ -20,10 +20,10 @@ from mscl.dist import resolve_device
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_torch
 from mscl.io.atomic import remove_stale_temporaries
+from mscl.io.cluster import ClusterError, cluster_resources, map_on_actors, map_videos
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import FrameReader, read_meta
 from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
-from mscl.io.cluster import ClusterError, cluster_resources, map_on_actors, map_videos
 from mscl.io.pool import fingerprint
 from mscl.io.tables import USABLE
 from mscl.params import ClusterParams, FlowParams
