@@ -5,8 +5,8 @@
 ``benchmarks/motion.yaml``: the first experiment computes the shared index, frames, flow and
 screen outputs, the others find them unchanged. It is resumable: experiments that already have
 their metrics are skipped, and an interrupted pretraining resumes from its checkpoint. It needs
-``params.yaml``, ``dvc.lock``, ``metrics/`` and ``dvclive/`` without uncommitted changes and
-restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
+``params.yaml``, ``dvc.lock``, ``metrics/``, ``logs/`` and ``dvclive/`` without uncommitted
+changes and restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
 
 ``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json`` and writes
 ``benchmarks/results/motion.json`` and the README table (mean +- sd over seeds, and per seed).
@@ -31,7 +31,7 @@ RESULTS = Path("benchmarks/results/motion.json")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGETS = ("linear", "retrieve")
 # workspace paths an experiment run in place rewrites
-WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "dvclive")
+WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "logs", "dvclive")
 # (column, metrics file, key)
 METRICS = [("linear top-1", "metrics/linear.json", "video_top1"), ("retrieval R@1", "metrics/retrieval.json", "R@1")]
 
@@ -130,7 +130,8 @@ def run(preset_path: Path = PRESET) -> None:
 
 
 def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[str, float]) -> list[dict]:
-    """One record per finished experiment of the grid: arm, seed, metrics, pretraining seconds."""
+    """One record per finished experiment of the grid: arm, seed, metrics, kNN top-1 and the
+    experiment's wall time (from ``motion_times.json``; metrics files hold no timings)."""
     out = []
     for e in experiments:
         if e.name not in done:
@@ -138,7 +139,6 @@ def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[st
         files = done[e.name]
         rec = {"name": e.name, "arm": e.arm, "seed": e.seed}
         rec |= {col: float(lookup(files.get(file, {}), key)) for col, file, key in METRICS}
-        rec["pretrain seconds"] = lookup(files.get("metrics/pretrain.json", {}), "seconds", None)
         rec["knn top-1"] = lookup(files.get("metrics/pretrain.json", {}), "knn_top1", None)
         rec["experiment seconds"] = times.get(e.name)
         out.append(rec)

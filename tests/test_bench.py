@@ -34,11 +34,12 @@ def test_set_args_are_yaml_that_dvc_parses():
 def test_table_means_sds_and_per_seed_values():
     exps = grid(PRESET)
     files = lambda top1, r1: {"metrics/linear.json": {"video_top1": top1}, "metrics/retrieval.json": {"R@1": r1},
-                              "metrics/pretrain.json": {"seconds": 60.0}}
+                              "metrics/pretrain.json": {"knn_top1": 20.0}}
     done = {"bench-mscl-s0": files(40.0, 30.0), "bench-mscl-s1": files(50.0, 34.0), "bench-random-s0": files(12.0, 11.0)}
     records = collect(exps, done, {"bench-mscl-s0": 70.0})
     assert [r["name"] for r in records] == ["bench-mscl-s0", "bench-mscl-s1", "bench-random-s0"]
     assert records[0]["experiment seconds"] == 70.0 and records[1]["experiment seconds"] is None
+    assert records[0]["knn top-1"] == 20.0 and "pretrain seconds" not in records[0]
     lines = summary_table(records, ["mscl", "random"]).splitlines()
     assert lines[2] == "| mscl | 0,1 | 45.0 +- 7.1 | 32.0 +- 2.8 | 40.0, 50.0 | 30.0, 34.0 |"
     assert lines[3] == "| random | 0 | 12.0 +- 0.0 | 11.0 +- 0.0 | 12.0 | 11.0 |"
