@@ -1,5 +1,6 @@
 """The Ray executor on a real local Ray instance (2 CPUs, started here): same bytes as the local
 executor, a killed worker is retried or its video reported, and a rerun finishes the rest."""
+import dataclasses
 import os
 import signal
 import sys
@@ -75,7 +76,7 @@ def test_ray_writes_the_same_manifests_and_bytes_as_local(ray_instance, videos, 
 
 def test_torch_flow_on_cpu_actors_matches_local_torch(ray_instance, videos, local_run, tmp_path):
     root, frames, _ = local_run
-    p = FlowParams(**{**FLOW.__dict__, "backend": "torch", "batch_pairs": 16})
+    p = dataclasses.replace(FLOW, backend="torch", batch_pairs=16)
     here, _ = extract_flow(frames, root / "frames", tmp_path / "local", p, LOCAL)
     there, _ = extract_flow(frames, root / "frames", tmp_path / "ray", p, RAY)
     pd.testing.assert_frame_equal(here, there)
@@ -84,7 +85,7 @@ def test_torch_flow_on_cpu_actors_matches_local_torch(ray_instance, videos, loca
 
 def test_gpu_flow_on_a_cluster_without_gpu_says_so(ray_instance, local_run, tmp_path):
     root, frames, _ = local_run
-    p = FlowParams(**{**FLOW.__dict__, "backend": "torch", "device": "cuda"})
+    p = dataclasses.replace(FLOW, backend="torch", device="cuda")
     with pytest.raises(ClusterError, match="flow.device = cuda, but the Ray cluster has no GPU"):
         extract_flow(frames, root / "frames", tmp_path / "flow", p, RAY)
 
@@ -152,7 +153,7 @@ def test_the_frames_stage_runs_on_its_own_ray_instance(write_params, videos, loc
     pytest.importorskip("ray")
     root, frames_local, _ = local_run
     videos.to_csv(tmp_path / "videos.csv", index=False)
-    params = write_params({"cluster": {"executor": "ray"}, "frames": FRAMES.__dict__})
+    params = write_params({"cluster": {"executor": "ray"}, "frames": dataclasses.asdict(FRAMES)})
     done = run_stage("frames", params, tmp_path / "videos.csv", tmp_path / "frames", tmp_path / "frames.json", cwd=REPO)
     assert "6/8 videos usable" in done.stdout
     assert _files(tmp_path / "frames") == _files(root / "frames")
