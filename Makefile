@@ -19,15 +19,16 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m mscl.report
 
-# The README's comparison table: three named DVC experiments on the demo, each run in a temporary
+# The README's comparison table: four named DVC experiments on the demo, each run in a temporary
 # copy of the workspace (`--temp`: your workspace, params.yaml and outputs stay as they are), then
-# only these three rendered from `dvc exp show`.
-RESULTS = moco-rgb random-init mscl
+# only these four rendered from `dvc exp show`.
+RESULTS = moco-rgb dclr random-init mscl
 EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run --temp
 INIT = -S finetune.init=$(1) -S linear.init=$(1) -S retrieve.init=$(1)
 results: $(STAMP)
 	@$(BIN)/dvc exp remove -q $(RESULTS) 2>/dev/null || true
 	$(EXP) -n moco-rgb -S pretrain.method=moco $(call INIT,pretrained)
+	$(EXP) -n dclr -S pretrain.method=dclr $(call INIT,pretrained)
 	$(EXP) -n random-init -S pretrain.method=mscl $(call INIT,random)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
 	$(BIN)/python -m mscl.report --readme README.md --experiments $(RESULTS)

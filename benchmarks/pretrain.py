@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mscl.data.pretrain import VIEWS, PretrainBatch, PretrainDataset, make_loader, prepare_batch
+from mscl.data.pretrain import METHOD_VIEWS, PretrainBatch, PretrainDataset, make_loader, prepare_batch
 from mscl.data.sampler import batches_from
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
@@ -93,9 +93,15 @@ def mscl_step(p: PretrainParams, device: torch.device, batches):
 def synthetic_batches(p: PretrainParams):
     """The same raw batch forever (uint8 RGB, normalised flow), as the loader would give it."""
     shape = (p.batch_size, 3, p.clip_len, p.crop_size, p.crop_size)
-    views = {f: torch.randint(0, 256, shape, dtype=torch.uint8) if f.startswith("rgb") else
-             torch.rand(shape[0], 2, *shape[2:]) * 2 - 1 for f in VIEWS}
-    batch = PretrainBatch(**views, index=torch.arange(p.batch_size), replaced=0, prepared=False)
+    views = {}
+    for f in METHOD_VIEWS[p.method]:
+        if f.startswith("rgb"):
+            views[f] = torch.randint(0, 256, shape, dtype=torch.uint8)
+        elif f.startswith("static"):
+            views[f] = torch.randint(0, 256, (*shape[:2], 1, *shape[3:]), dtype=torch.uint8)
+        else:
+            views[f] = torch.rand(shape[0], 2, *shape[2:]) * 2 - 1
+    batch = PretrainBatch(views=views, index=torch.arange(p.batch_size), replaced=0, prepared=False)
     while True:
         yield batch
 

@@ -7,9 +7,9 @@
 Clips are float RGB in [0, 1], normalised with the ImageNet mean and std
 (:func:`mscl.transforms.color.normalize`), any T and H = W (112 in the paper, the demo's
 ``crop_size`` otherwise). :func:`to_torchvision` puts width-64 weights into torchvision's
-``r3d_18``; ``python -m mscl.hub export`` writes a file that torch alone loads (``torch.export``
-or TorchScript); ``python -m mscl.hub predict VIDEO...`` prints the fine-tuned classifier's
-top-5 for video files.
+``r3d_18`` or ``r2plus1d_18``, whichever the encoder is; ``python -m mscl.hub export`` writes a
+file that torch alone loads (``torch.export`` or TorchScript); ``python -m mscl.hub predict
+VIDEO...`` prints the fine-tuned classifier's top-5 for video files.
 """
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from mscl.downstream.features import load_encoder as load_backbone
 from mscl.downstream.finetune import Classifier
 from mscl.io.checkpoint import load_module_state
 from mscl.io.video import VideoError, decode_video
-from mscl.models.r3d import R3D18
+from mscl.models.r3d import BACKBONES, VideoResNet18, build_backbone
 
 
 class Encoder(nn.Module):
-    """A pretrained R3D-18 as a feature extractor: (B, 3, T, H, W) -> (B, 8 * width)."""
+    """A pretrained backbone as a feature extractor: (B, 3, T, H, W) -> (B, 8 * width)."""
 
-    def __init__(self, backbone: R3D18):
+    def __init__(self, backbone: VideoResNet18):
         super().__init__()
         self.backbone = backbone
         self.out_dim = backbone.out_dim
@@ -47,14 +47,22 @@ def load_encoder(path: str | Path = "models/pretrain/encoder.pt", *, device: str
 
 
 def to_torchvision(path: str | Path = "models/pretrain/encoder.pt") -> nn.Module:
-    """torchvision's ``r3d_18`` with the pretrained weights and ``fc`` = identity (width 64 only,
-    the paper's; narrower demo encoders have no torchvision counterpart)."""
-    from torchvision.models.video import r3d_18
+    """torchvision's ``r3d_18`` or ``r2plus1d_18`` (as the sidecar names) with the pretrained
+    weights and ``fc`` = identity (width 64 only, the paper's; narrower demo encoders have no
+    torchvision counterpart)."""
+    from torchvision.models.video import r2plus1d_18, r3d_18
 
     state, sidecar = load_module_state(path)
+    name = sidecar.get("backbone")
+    if name == "r3d_18":
+        build = r3d_18
+    elif name == "r2plus1d_18":
+        build = r2plus1d_18
+    else:
+        raise ValueError(f"{path}: backbone {name!r}, expected one of {', '.join(BACKBONES)}")
     if int(sidecar["width"]) != 64:
-        raise ValueError(f"{path}: width {sidecar['width']}; torchvision's r3d_18 is width 64")
-    model = r3d_18(weights=None)
+        raise ValueError(f"{path}: width {sidecar['width']}; torchvision's {name} is width 64")
+    model = build(weights=None)
     model.fc = nn.Identity()
     model.load_state_dict(state, strict=True)
     return model.eval()
@@ -87,7 +95,8 @@ def export_encoder(path: str | Path, out: str | Path, *, num_frames: int = 8, cr
 def load_classifier(path: str | Path = "models/finetune/classifier.pt") -> tuple[Classifier, dict]:
     """The fine-tuned classifier that ``finetune`` wrote, in eval mode, and its sidecar."""
     state, sidecar = load_module_state(path)
-    model = Classifier(R3D18(width=int(sidecar["width"])), len(sidecar["classes"]), dropout=0.0)
+    backbone = build_backbone(sidecar["backbone"], int(sidecar["width"]))
+    model = Classifier(backbone, len(sidecar["classes"]), dropout=0.0)
     model.load_state_dict(state)
     return model.eval(), sidecar
 

@@ -120,11 +120,15 @@ class ScreenParams:
     pictures: bool = _f(True, doc="draw kept vs rejected motion scores under reports/screen/")
 
 
+FLOW_METHODS = ("mscl",)  # pretraining methods that read optical flow
+
+
 @dataclass(frozen=True)
 class PretrainParams:
     """Self-supervised pretraining (method doc sections 1-3 and 5). Paper values in the README."""
 
-    method: str = _f("mscl", choices=("mscl", "moco"))
+    method: str = _f("mscl", choices=("mscl", "moco", "dclr"),
+                     doc="mscl (needs flow) | moco (MoCo v2 on RGB) | dclr (static/dynamic views, no flow)")
     device: str = _f("auto", choices=DEVICES)
     seed: int = _f(0, min=0)
     # data (method doc 2.2-2.4), in flow-index units
@@ -145,7 +149,8 @@ class PretrainParams:
     workers: int = _f(2, min=0, doc="data loader processes")
     cache_mb: int = _f(0, min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
     # model (method doc 1 and 3)
-    width: int = _f(64, min=4, doc="R3D-18 stem width (64 = torchvision's r3d_18)")
+    backbone: str = _f("r3d_18", choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
+    width: int = _f(64, min=4, doc="backbone stem width (64 = torchvision's architecture)")
     flow_width: int = _f(64, min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
     dim: int = _f(128, min=1)
     queue_size: int = _f(65536, min=1)
@@ -163,6 +168,18 @@ class PretrainParams:
     fra: bool = _f(True, doc="flow rotation augmentation switch: false drops every rotated-flow term")
     exclude_positives_from_queue: bool = _f(False, doc="method doc 8.2; literal = false")
     single_flow_momentum_update: bool = _f(False, doc="method doc 8.3; literal = false (two updates per step)")
+    # DCLR (docs/dclr.md); its own constants, used only with method: dclr
+    dclr_vv_weight: float = _f(1.0, min=0.0, doc="RGB -> RGB of the other clip")
+    dclr_vs_weight: float = _f(1.0, min=0.0, doc="static-weighted RGB -> static view")
+    dclr_sv_weight: float = _f(1.0, min=0.0, doc="static view -> static-weighted RGB")
+    dclr_vd_weight: float = _f(1.0, min=0.0, doc="dynamic-weighted RGB -> dynamic view")
+    dclr_dv_weight: float = _f(1.0, min=0.0, doc="dynamic view -> dynamic-weighted RGB")
+    dclr_momentum: float = _f(0.999, min=0.0, max=1.0, doc="constant key-encoder momentum; 0 = MSCL's cosine schedule")
+    dclr_queue_decay: float = _f(1.0, min=0.0, max=1.0, doc="age decay of queued negatives (1 = none, as DCLR)")
+    dclr_lr_milestones: tuple[float, ...] = _f((0.6, 0.8), min=0.0, max=1.0,
+                                               doc="lr x 0.1 at these fractions of training; [] = MSCL's cosine")
+    dclr_wrap: bool = _f(False, doc="dynamic view frame 0 = V[0] - V[T-1] as released; false = zeros")
+    dclr_topk: int = _f(0, min=0, doc="extra positives mined from the queues (released: 5); 0 = single positive")
     # optimisation (method doc 5)
     batch_size: int = _f(128, min=1, doc="global batch over all GPUs")
     epochs: int = _f(400, min=1)
@@ -189,6 +206,12 @@ class PretrainParams:
     knn_every: int = _f(0, min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off")
     knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor")
     knn_videos: int = _f(500, min=1, doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
+
+    @property
+    def needs_flow(self) -> bool:
+        """Whether the method reads optical flow (and MDS screening, which scores flow): only MSCL.
+        The flow and screen stages compute nothing when it does not."""
+        return self.method in FLOW_METHODS
 
     def __post_init__(self):
         """Rules across fields, so that a bad combination stops before any data is read."""

@@ -132,7 +132,7 @@ def update_readme(readme: Path, names: list[str]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readme", type=Path, help="write the experiments table into this README")
-    ap.add_argument("--experiments", nargs="+", default=["moco-rgb", "random-init", "mscl"],
+    ap.add_argument("--experiments", nargs="+", default=["moco-rgb", "dclr", "random-init", "mscl"],
                     help="the experiments (by name) the table shows, in this order")
     args = ap.parse_args()
     update_readme(args.readme, args.experiments) if args.readme else main()

@@ -1,10 +1,17 @@
-"""Stage ``flow``: TV-L1 optical flow of every video, quantised, plus a few flow pictures."""
+"""Stage ``flow``: TV-L1 optical flow of every video, quantised, plus a few flow pictures.
+
+Only MSCL reads flow: with another ``pretrain.method`` the stage computes nothing and writes an
+empty manifest, so pretraining does not wait for TV-L1. Containers of an earlier run stay in the
+folder (unlisted), so switching back to MSCL reuses them instead of computing them again.
+"""
 import argparse
 import shutil
 import sys
 from pathlib import Path
 
-from mscl.flow.extraction import extract_flow
+import pandas as pd
+
+from mscl.flow.extraction import MANIFEST_COLUMNS, extract_flow
 from mscl.flow.pictures import render_flow_pictures
 from mscl.io.atomic import write_json
 from mscl.io.cluster import start
@@ -21,9 +28,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("pictures_dir", help="output: flow pictures")
     ap.add_argument("log", help="output: the run's log (counts, statuses, timings; json)")
     args = ap.parse_args(argv)
-    p, cluster = stage_params(args.params, "flow", "cluster")
-    start(cluster, "flow")
+    p, cluster, pretrain = stage_params(args.params, "flow", "cluster", "pretrain")
     frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
+    if not pretrain.needs_flow:
+        write_csv(pd.DataFrame(columns=MANIFEST_COLUMNS), Path(args.out_dir) / "manifest.csv")
+        shutil.rmtree(args.pictures_dir, ignore_errors=True)
+        Path(args.pictures_dir).mkdir(parents=True)
+        write_json(args.log, {"videos": 0, "method": pretrain.method})
+        print(f"flow: pretrain.method {pretrain.method} reads no flow; nothing computed")
+        return
+    start(cluster, "flow")
     split = read_videos(args.videos_csv).set_index("video_id")["split"]
     frames = frames[frames["video_id"].map(split).isin(p.splits)].reset_index(drop=True)
     manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p, cluster)

@@ -4,11 +4,13 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from mscl.io.atomic import write_json
 from mscl.io.cluster import start
 from mscl.io.tables import read_csv, read_videos, write_csv
 from mscl.params import stage_params
-from mscl.sampling.screening import plot_screen_scores, screen_videos
+from mscl.sampling.screening import SAMPLE_COLUMNS, plot_screen_scores, screen_videos
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,6 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     start(cluster, "screen")
     videos = read_videos(args.videos_csv)
     flow = read_csv(Path(args.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
+    if flow.empty:  # the flow stage computed nothing: the pretraining method reads no flow
+        write_csv(pd.DataFrame(columns=SAMPLE_COLUMNS), args.samples_csv)
+        shutil.rmtree(args.pictures_dir, ignore_errors=True)
+        Path(args.pictures_dir).mkdir(parents=True)
+        write_json(args.log, {"videos": 0})
+        print("screen: no flow to screen (the pretraining method draws from every clip start)")
+        return
     samples, metrics = screen_videos(videos, flow, args.flow_dir, p, cluster)
     write_csv(samples, args.samples_csv)
     shutil.rmtree(args.pictures_dir, ignore_errors=True)

@@ -1,5 +1,10 @@
 """Pretraining data path (method doc sections 2.2-2.4): a video -> augmented query and key views.
 
+Which views an item holds depends on the method (:data:`METHOD_VIEWS`): MSCL's RGB and flow
+clips; MoCo's two RGB clips; DCLR's two RGB clips and their static frames (docs/dclr.md). Only
+MSCL reads flow: for the others the flow containers are never opened and every clip start of a
+video is a candidate (there is no MDS without flow). The text below describes the MSCL item.
+
 One item per usable video of a split (an epoch is a pass over videos, as in MSCL). An item draws
 a query start among the MDS-kept starts and a key start near it (2.2), cuts clips that wrap
 around the video end, reads RGB frame ``j*step`` with flow j by random access in the per-video
@@ -37,9 +42,15 @@ from mscl.params import PretrainParams
 from mscl.sampling.clips import clip_indices, rgb_index, sample_key_start, sample_query_start
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
-from mscl.transforms.spatial import crop_flip_rgb_flow
+from mscl.sampling.clips import num_flows
+from mscl.transforms.spatial import crop_flip, crop_flip_rgb_flow
 
-VIEWS = ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot")
+# the views of one item per pretraining method, as the model's keyword arguments
+METHOD_VIEWS = {
+    "mscl": ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot"),
+    "moco": ("rgb_q", "rgb_k"),
+    "dclr": ("rgb_q", "rgb_k", "static_q", "static_k"),
+}
 # what a missing, truncated or corrupt container raises while it is read
 BAD_DATA = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 MAX_REPLACEMENTS = 20
@@ -49,15 +60,11 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class PretrainItem:
-    """Both views of one video. Raw: rgb (3, T, S, S) uint8, flow (2, T, S, S) float32
-    normalised (u, v). Prepared: rgb ImageNet-normalised float, flow (3, T, S, S) in [0, 1]."""
+    """Both views of one video, ``views`` named as in :data:`METHOD_VIEWS`. Raw: rgb (3, T, S, S)
+    and static (3, 1, S, S) uint8, flow (2, T, S, S) float32 normalised (u, v). Prepared: rgb and
+    static ImageNet-normalised float, flow (3, T, S, S) in [0, 1]."""
 
-    rgb_q: Tensor
-    rgb_k: Tensor
-    flow_q: Tensor
-    flow_k: Tensor
-    flow_q_rot: Tensor
-    flow_k_rot: Tensor
+    views: dict[str, Tensor]
     index: int  # dataset index of the video the views were cut from
     replaced: int  # unreadable videos skipped before this one
     prepared: bool
@@ -65,23 +72,18 @@ class PretrainItem:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainBatch:
-    """A batch of :class:`PretrainItem`: view fields (B, C, T, S, S), index (B,) long, replaced =
+    """A batch of :class:`PretrainItem`: views (B, C, T, S, S), index (B,) long, replaced =
     unreadable videos skipped while building it (for the training log)."""
 
-    rgb_q: Tensor
-    rgb_k: Tensor
-    flow_q: Tensor
-    flow_k: Tensor
-    flow_q_rot: Tensor
-    flow_k_rot: Tensor
+    views: dict[str, Tensor]
     index: Tensor
     replaced: int
     prepared: bool
 
     def pin_memory(self) -> "PretrainBatch":
         """Page-locked copy (called by the DataLoader when ``pin_memory`` is on)."""
-        pinned = {f: getattr(self, f).pin_memory() for f in VIEWS}
-        return dataclasses.replace(self, **pinned, index=self.index.pin_memory())
+        pinned = {name: x.pin_memory() for name, x in self.views.items()}
+        return dataclasses.replace(self, views=pinned, index=self.index.pin_memory())
 
 
 # --------------------------------------------------------------------------- reading, per view work
@@ -94,20 +96,23 @@ def _check_pairing(flow_path: str | Path, meta: dict, offset: int, step: int) ->
                            f"expected ({offset}, {step})")
 
 
-def read_clip_frames(frames_path: str | Path, flow_path: str | Path, indices: np.ndarray, *, offset: int,
-                     step: int) -> tuple[np.ndarray, np.ndarray, float]:
+def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
+                     step: int) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """RGB frame ``j*step`` and flow j for every flow index j (each distinct index read once).
 
     Returns:
         rgb (N, H, W, 3) uint8, flow (N, H, W, 2) uint8 quantised (see
-        :func:`mscl.io.flow_files.dequantize`) and the flow bound, N = len(indices).
+        :func:`mscl.io.flow_files.dequantize`) and the flow bound, N = len(indices); flow and
+        bound are None when ``flow_path`` is (methods without flow).
     """
     uniq, inv = np.unique(indices, return_inverse=True)
+    with FrameReader(frames_path) as vr:
+        rgb = vr.read(rgb_index(uniq, step))
+    if flow_path is None:
+        return rgb[inv], None, None
     with FlowReader(flow_path) as fr:
         _check_pairing(flow_path, fr.meta, offset, step)
         flow, bound = fr.read_quantized(uniq), fr.bound
-    with FrameReader(frames_path) as vr:
-        rgb = vr.read(rgb_index(uniq, step))
     if rgb.shape[1:3] != flow.shape[1:3]:
         raise ValueError(f"frames {rgb.shape[1:3]} and flow {flow.shape[1:3]} differ in size")
     return rgb[inv], flow[inv], bound
@@ -118,24 +123,25 @@ class VideoCache:
 
     Small datasets are decoded once per loader process instead of every epoch; on data larger
     than the budget the first videos stay cached and the rest are read per item as before.
-    Stored: RGB frames ``j*step`` (L, H, W, 3) uint8 and flows (L, H, W, 2) uint8 quantised.
+    Stored: RGB frames ``j*step`` (L, H, W, 3) uint8 and flows (L, H, W, 2) uint8 quantised (or
+    None without flow).
     """
 
     def __init__(self, budget_bytes: int):
         self.budget, self.used = budget_bytes, 0
-        self.videos: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        self.videos: dict[int, tuple[np.ndarray, np.ndarray | None, float | None]] = {}
 
-    def read(self, v: int, frames_path: str, flow_path: str, L: int, indices: np.ndarray, *, offset: int,
-             step: int) -> tuple[np.ndarray, np.ndarray, float]:
+    def read(self, v: int, frames_path: str, flow_path: str | None, L: int, indices: np.ndarray, *, offset: int,
+             step: int) -> tuple[np.ndarray, np.ndarray | None, float | None]:
         """:func:`read_clip_frames` of video ``v`` (``L`` flows), from memory when cached."""
         if v not in self.videos:
             if self.budget <= 0 or self.used >= self.budget:
                 return read_clip_frames(frames_path, flow_path, indices, offset=offset, step=step)
             rgb, flow, bound = read_clip_frames(frames_path, flow_path, np.arange(L), offset=offset, step=step)
             self.videos[v] = (rgb, flow, bound)
-            self.used += rgb.nbytes + flow.nbytes
+            self.used += rgb.nbytes + (0 if flow is None else flow.nbytes)
         rgb, flow, bound = self.videos[v]
-        return rgb[indices], flow[indices], bound
+        return rgb[indices], None if flow is None else flow[indices], bound
 
 
 # Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (README: clip
@@ -183,7 +189,18 @@ def augment_view(rgb: Tensor, flow: Tensor, flow2: Tensor, generator: torch.Gene
     both = torch.cat([flow, flow2], dim=1)  # (2, 2T, H, W)
     rgb, both = crop_flip_rgb_flow(rgb.float(), both, generator, size=p.crop_size, scale=tuple(p.crop_scale),
                                    negate_u=p.flip_negate_u, rescale_flow=p.rescale_flow)
-    return rgb.round().clamp(0, 255).to(torch.uint8), both[:, :T], both[:, T:]
+    return to_uint8(rgb), both[:, :T], both[:, T:]
+
+
+def to_uint8(rgb: Tensor) -> Tensor:
+    """Resampled float RGB back to uint8 (rounded)."""
+    return rgb.round().clamp(0, 255).to(torch.uint8)
+
+
+def augment_rgb(rgb: Tensor, generator: torch.Generator, p: PretrainParams) -> Tensor:
+    """CPU augmentation of an RGB clip without flow (MoCo, DCLR): one random resized crop and one
+    flip. (3, T, H, W) uint8 -> (3, T, S, S) uint8."""
+    return to_uint8(crop_flip(rgb.float(), generator, size=p.crop_size, scale=tuple(p.crop_scale)))
 
 
 def color_code(flow: Tensor) -> Tensor:
@@ -192,11 +209,12 @@ def color_code(flow: Tensor) -> Tensor:
 
 
 def finish_augmentation(views: dict[str, Tensor], generator: torch.Generator, p: PretrainParams) -> dict[str, Tensor]:
-    """Method doc 2.4 on raw views: colour augmentation + ImageNet normalisation of RGB (uint8 ->
-    float), colour coding of flow. Works per item (C, T, H, W) or per batch (B, C, T, H, W)."""
+    """Method doc 2.4 on raw views: colour augmentation + ImageNet normalisation of RGB and static
+    views (uint8 -> float, one draw per clip), colour coding of flow. Works per item (C, T, H, W)
+    or per batch (B, C, T, H, W)."""
     out = {}
     for name, x in views.items():
-        if name.startswith("rgb"):
+        if not name.startswith("flow"):
             out[name] = color_augment(x.float() / 255, generator, consistent=p.color_consistent)
         else:
             out[name] = color_code(x)
@@ -233,24 +251,51 @@ def video_table(samples: pd.DataFrame, frames_manifest: pd.DataFrame, flow_manif
     return table, starts, np.searchsorted(code, np.arange(len(table) + 1))
 
 
+def frame_table(videos: pd.DataFrame, frames_manifest: pd.DataFrame, split: str, *, offset: int,
+                step: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`video_table` for methods without flow: every video of ``split`` with usable frames,
+    its length L in flow-index units (the positions MSCL's flow would have, so clips span the
+    same frames for every method) and every start kept.
+
+    Returns:
+        table (video_id, frames, num_flows), kept starts, ptr (as :func:`video_table`).
+    """
+    ids = videos.loc[videos["split"] == split, ["video_id"]]
+    frames = frames_manifest.loc[frames_manifest["status"].isin(USABLE), ["video_id", "frames", "num_frames"]]
+    table = ids.merge(frames, on="video_id").sort_values("video_id", ignore_index=True)
+    table["num_flows"] = [num_flows(int(n), offset, step) for n in table["num_frames"]]
+    table = table[table["num_flows"] > 0].reset_index(drop=True)
+    lengths = table["num_flows"].to_numpy(np.int64)
+    kept = np.concatenate([np.arange(n) for n in lengths]) if len(table) else np.zeros(0, np.int64)
+    return table, kept, np.concatenate([[0], np.cumsum(lengths)])
+
+
 class PretrainDataset(Dataset):
-    """MSCL pretraining views of every usable video of a split (see the module docstring).
+    """Pretraining views of every usable video of a split (see the module docstring).
 
     Per-video fields are numpy arrays (no Python object per video), so forked loader workers
     do not copy them page by page through reference counting.
+
+    Methods without flow (``p.needs_flow`` false) pass ``videos`` (the index: video_id, split)
+    instead of ``samples`` and the flow manifest, and no ``flow_dir``.
     """
 
-    def __init__(self, samples: pd.DataFrame, frames_manifest: pd.DataFrame, flow_manifest: pd.DataFrame,
-                 frames_dir: str | Path, flow_dir: str | Path, *, p: PretrainParams, offset: int, step: int,
-                 split: str = "train", max_replacements: int = MAX_REPLACEMENTS):
+    def __init__(self, samples: pd.DataFrame | None, frames_manifest: pd.DataFrame, flow_manifest: pd.DataFrame | None,
+                 frames_dir: str | Path, flow_dir: str | Path | None, *, p: PretrainParams, offset: int, step: int,
+                 split: str = "train", max_replacements: int = MAX_REPLACEMENTS, videos: pd.DataFrame | None = None):
         if len(p.crop_scale) != 2:
             raise ValueError(f"pretrain.crop_scale needs two values (min, max area), got {p.crop_scale}")
-        table, self.kept, self.kept_ptr = video_table(samples, frames_manifest, flow_manifest, split)
+        if p.needs_flow:
+            table, self.kept, self.kept_ptr = video_table(samples, frames_manifest, flow_manifest, split)
+            what = "frames, flow and screened samples"
+        else:
+            table, self.kept, self.kept_ptr = frame_table(videos, frames_manifest, split, offset=offset, step=step)
+            what = "frames"
         if not len(table):
-            raise ValueError(f"no video of split {split!r} has usable frames, flow and screened samples")
+            raise ValueError(f"no video of split {split!r} has usable {what}")
         self.video_ids = table["video_id"].to_numpy(str)
         self.frames = np.array([str(Path(frames_dir) / f) for f in table["frames"]])
-        self.flows = np.array([str(Path(flow_dir) / f) for f in table["flow"]])
+        self.flows = np.array([str(Path(flow_dir) / f) for f in table["flow"]]) if p.needs_flow else None
         self.num_flows = table["num_flows"].to_numpy(np.int64)
         self.p, self.offset, self.step, self.max_replacements = p, offset, step, max_replacements
         self.shift = p.shift_range * p.clip_len * p.interval  # method doc 2.2: U[-64, 64] in MSCL
@@ -303,21 +348,41 @@ class PretrainDataset(Dataset):
         q = sample_query_start(rng, L, p.clip_len, p.interval, kept, p.retries)
         k = sample_key_start(rng, q, kept, self.shift, p.key_start)
         idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
-        rgb, flow, bound = self._cache.read(v, self.frames[v], self.flows[v], L, idx, offset=self.offset, step=self.step)
-        flow = dequantize(flow, bound)
+        flow_path = self.flows[v] if self.flows is not None else None
+        rgb, flow, bound = self._cache.read(v, self.frames[v], flow_path, L, idx, offset=self.offset, step=self.step)
         rgb = torch.from_numpy(rgb).permute(3, 0, 1, 2)  # (3, 2T, H, W): query frames, then key frames
+        T = p.clip_len
+        parts = (("q", slice(0, T)), ("k", slice(T, 2 * T)))
+        if flow is None:
+            views = {f"rgb_{view}": augment_rgb(rgb[:, part], gen, p) for view, part in parts}
+            if p.method == "dclr":
+                views |= self.static_views(rgb, parts, gen)
+        else:
+            views = self.rgb_flow_views(rgb, dequantize(flow, bound), parts, gen)
+        views = {name: views[name] for name in METHOD_VIEWS[p.method]}
+        if not p.gpu_augment:
+            views = finish_augmentation(views, gen, p)
+        return PretrainItem(views=views, index=v, replaced=replaced, prepared=not p.gpu_augment)
+
+    def rgb_flow_views(self, rgb: Tensor, flow: np.ndarray, parts, gen: torch.Generator) -> dict[str, Tensor]:
+        """MSCL's six clips from (3, 2T, H, W) uint8 RGB and (2T, H, W, 2) float flow."""
+        p = self.p
         # (2T, 2, H, W) with u, v adjacent in memory: the norm over them is ~15x faster so on a CPU
         flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, 2T, H, W)
-        T, layout = p.clip_len, FLOW_LAYOUTS[p.flow_layout]
-        flows = flow_clips(flow, T, gen, fra=p.fra)
+        layout = FLOW_LAYOUTS[p.flow_layout]
+        flows = flow_clips(flow, p.clip_len, gen, fra=p.fra)
         views = {}
-        for view, part in (("q", slice(0, T)), ("k", slice(T, 2 * T))):
+        for view, part in parts:
             first, second = f"flow_{view}", f"flow_{view}_rot"
             r, f1, f2 = augment_view(rgb[:, part], flows[layout[first]], flows[layout[second]], gen, p)
             views |= {f"rgb_{view}": r, first: f1, second: f2}
-        if not p.gpu_augment:
-            views = finish_augmentation(views, gen, p)
-        return PretrainItem(**views, index=v, replaced=replaced, prepared=not p.gpu_augment)
+        return views
+
+    def static_views(self, rgb: Tensor, parts, gen: torch.Generator) -> dict[str, Tensor]:
+        """DCLR's static views: frame j of each clip (one j drawn for both clips of the sample),
+        each cropped and flipped on its own. (3, 2T, H, W) -> {static_q, static_k}: (3, 1, S, S)."""
+        j = int(torch.randint(self.p.clip_len, (1,), generator=gen))
+        return {f"static_{view}": augment_rgb(rgb[:, part][:, j : j + 1], gen, self.p) for view, part in parts}
 
 
 # --------------------------------------------------------------------------- batches and loader
@@ -325,8 +390,8 @@ class PretrainDataset(Dataset):
 
 def collate(items: list[PretrainItem]) -> PretrainBatch:
     """Stack items into a :class:`PretrainBatch` (the DataLoader's ``collate_fn``)."""
-    views = {f: torch.stack([getattr(it, f) for it in items]) for f in VIEWS}
-    return PretrainBatch(**views, index=torch.tensor([it.index for it in items]),
+    views = {name: torch.stack([it.views[name] for it in items]) for name in items[0].views}
+    return PretrainBatch(views=views, index=torch.tensor([it.index for it in items]),
                          replaced=sum(it.replaced for it in items), prepared=all(it.prepared for it in items))
 
 
@@ -345,13 +410,13 @@ def prepare_batch(batch: PretrainBatch, device: torch.device | str, generator: t
     Args:
         generator: CPU generator of the device-side augmentation (unused for prepared batches).
     Returns:
-        rgb (B, 3, T, S, S) ImageNet-normalised float, flow fields (B, 3, T, S, S) colour-coded
-        in [0, 1], on ``device``.
+        rgb and static views ImageNet-normalised float, flow views (B, 3, T, S, S) colour-coded in
+        [0, 1], on ``device``.
     """
-    views = {f: getattr(batch, f).to(device, non_blocking=True) for f in VIEWS}
+    views = {name: x.to(device, non_blocking=True) for name, x in batch.views.items()}
     if not batch.prepared:
         views = finish_augmentation(views, generator, p)
-    return dataclasses.replace(batch, **views, prepared=True)
+    return dataclasses.replace(batch, views=views, prepared=True)
 
 
 def make_loader(dataset: PretrainDataset, p: PretrainParams, *, rank: int = 0, world_size: int = 1,

@@ -1,7 +1,8 @@
 """The pretrained encoder and what the downstream stages run through it.
 
 Only the RGB query backbone of pretraining is kept (method doc 1, last point): the sidecar of
-``encoder.pt`` names the backbone and its width, so a plain ``R3D18(width=...)`` rebuilds it.
+``encoder.pt`` names the backbone (``r3d_18`` or ``r2plus1d_18``) and its width, so a plain
+``build_backbone(name, width)`` rebuilds it.
 Clip batches go through the network in ``channels_last_3d`` (about 5x faster than the default
 layout for the CPU demo's 3D convolutions, and the fast layout on GPUs) under bf16 autocast on
 CUDA. Retrieval (method doc 6.2) averages the pooled features of a video's views.
@@ -21,16 +22,14 @@ from mscl.data.labeled import LabeledClips
 from mscl.dist import resolve_device
 from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
 from mscl.io.checkpoint import load_module_state
-from mscl.models.r3d import R3D18
+from mscl.models.r3d import BACKBONES, VideoResNet18, build_backbone
 from mscl.params import LinearParams, RetrieveParams
-
-BACKBONE = "r3d_18"
 
 
 # --------------------------------------------------------------------------- encoder and devices
 
 
-def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[R3D18, dict]:
+def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[VideoResNet18, dict]:
     """Rebuild the encoder described by the sidecar of ``path``.
 
     Args:
@@ -41,11 +40,11 @@ def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[R3D18, 
         (encoder, sidecar).
     """
     state, sidecar = load_module_state(path)
-    if sidecar.get("backbone") != BACKBONE:
-        raise ValueError(f"{path}: backbone {sidecar.get('backbone')!r}, expected {BACKBONE!r}")
+    if sidecar.get("backbone") not in BACKBONES:
+        raise ValueError(f"{path}: backbone {sidecar.get('backbone')!r}, expected one of {', '.join(BACKBONES)}")
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(seed)
-        encoder = R3D18(width=int(sidecar["width"]))
+        encoder = build_backbone(sidecar["backbone"], int(sidecar["width"]))
     if init == "pretrained":
         encoder.load_state_dict(state)
     elif init != "random":
@@ -106,7 +105,7 @@ def forward_views(fn: Callable[[Tensor], Tensor], ds: LabeledClips, *, batch_siz
     return ViewOutputs(torch.cat(values)[order], torch.cat(labels)[order])
 
 
-def extract_features(encoder: R3D18, ds: LabeledClips, *, batch_size: int, workers: int,
+def extract_features(encoder: VideoResNet18, ds: LabeledClips, *, batch_size: int, workers: int,
                      device: torch.device, bf16: bool) -> ViewOutputs:
     """Pooled features (N, V, 8w) of every view with the encoder frozen in eval mode."""
     encoder.eval().to(device, memory_format=torch.channels_last_3d)
@@ -123,7 +122,7 @@ class RetrievalResult(NamedTuple):
     neighbours: Tensor
 
 
-def frozen_features(p: LinearParams | RetrieveParams, encoder: R3D18, first: pd.DataFrame,
+def frozen_features(p: LinearParams | RetrieveParams, encoder: VideoResNet18, first: pd.DataFrame,
                     second: pd.DataFrame) -> tuple[ViewOutputs, ViewOutputs, float]:
     """Frozen features of the videos of two tables with the evaluation views of ``p``.
 
@@ -138,7 +137,8 @@ def frozen_features(p: LinearParams | RetrieveParams, encoder: R3D18, first: pd.
     return a, b, round((len(first) + len(second)) / (time.perf_counter() - start), 2)
 
 
-def video_retrieval(p: RetrieveParams, encoder: R3D18, gallery: pd.DataFrame, queries: pd.DataFrame) -> RetrievalResult:
+def video_retrieval(p: RetrieveParams, encoder: VideoResNet18, gallery: pd.DataFrame,
+                    queries: pd.DataFrame) -> RetrievalResult:
     """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), method doc 6.2."""
     g, q, videos_per_second = frozen_features(p, encoder, gallery, queries)
     sim = similarity(q.video, g.video)  # (Nq, Ng)

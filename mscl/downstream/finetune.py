@@ -1,10 +1,11 @@
 """Action recognition on top of the pretrained encoder: end-to-end fine-tuning and a linear probe.
 
-Fine-tuning follows method doc 6.1: R3D-18 + dropout 0.5 + a linear head, SGD with momentum,
-weight decay, gradient clipping at 40 and a x0.1 step decay at milestone epochs. It is evaluated
-single-view (uniform segments, centre crop) and multi-view (clips x crops, softmax averaged per
-video). The linear probe keeps the encoder frozen: clip features are extracted once, then a
-linear classifier is trained on the cached features. Accuracies are reported in percent.
+Fine-tuning follows method doc 6.1: the backbone (R3D-18 or R(2+1)D-18) + dropout 0.5 + a linear
+head, SGD with momentum, weight decay, gradient clipping at 40 and a x0.1 step decay at milestone
+epochs. It is evaluated single-view (uniform segments, centre crop) and multi-view (clips x crops,
+softmax averaged per video). The linear probe keeps the encoder frozen: clip features are
+extracted once, then a linear classifier is trained on the cached features. Accuracies are
+reported in percent.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from mscl.data.labeled import LabeledClips
 from mscl.dist import resolve_device
 from mscl.downstream.features import ViewOutputs, autocast, batch_views, forward_views, frozen_features, make_loader
 from mscl.downstream.metrics import classification_metrics, confusion_matrix, video_scores
-from mscl.models.r3d import R3D18
+from mscl.models.r3d import VideoResNet18
 from mscl.params import FinetuneParams, LinearParams
 
 Log = Callable[[dict[str, float], int], None]  # (values, epoch) -> None
@@ -30,7 +31,7 @@ Log = Callable[[dict[str, float], int], None]  # (values, epoch) -> None
 class Classifier(nn.Module):
     """Encoder + dropout + linear head. forward: (B, 3, T, S, S) -> logits (B, C)."""
 
-    def __init__(self, encoder: R3D18, num_classes: int, *, dropout: float):
+    def __init__(self, encoder: VideoResNet18, num_classes: int, *, dropout: float):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
@@ -111,7 +112,7 @@ class FinetuneResult(NamedTuple):
     confusion: Tensor
 
 
-def finetune(p: FinetuneParams, encoder: R3D18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int,
+def finetune(p: FinetuneParams, encoder: VideoResNet18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int,
              log: Log | None = None) -> FinetuneResult:
     """Fine-tune ``encoder`` on the ``train`` videos and evaluate on ``test`` (method doc 6.1).
 
@@ -174,7 +175,8 @@ def train_linear(x: Tensor, y: Tensor, num_classes: int, p: LinearParams) -> nn.
     return head
 
 
-def linear_probe(p: LinearParams, encoder: R3D18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int) -> dict:
+def linear_probe(p: LinearParams, encoder: VideoResNet18, train: pd.DataFrame, test: pd.DataFrame,
+                 num_classes: int) -> dict:
     """Linear classification of frozen clip features: percent accuracies and counts."""
     tr, te, videos_per_second = frozen_features(p, encoder, train, test)
     x = tr.values.flatten(0, 1)  # (N*V, D): every clip is a training sample

@@ -1,8 +1,9 @@
 """Momentum (key) encoders and key queues: the MoCo machinery shared by every pretraining method.
 
 A :class:`MoCoBranch` bundles one query encoder + projection head, their momentum copies and the
-queue of past keys (method doc sec. 3.1). MSCL has an RGB and a flow branch; MoCo v2 has one; a
-further method can build its own branches from the same pieces.
+queue of past keys (method doc sec. 3.1). MSCL has an RGB and a flow branch; MoCo v2 has one.
+DCLR (:mod:`mscl.pretrain.dclr`) builds on :class:`MomentumEncoder` (one backbone, five heads)
+and its own :class:`KeyQueue` per embedding.
 """
 from __future__ import annotations
 
@@ -81,7 +82,33 @@ class KeyQueue(nn.Module):
         return age_decay(self.queue, self.count, decay)
 
 
-class MoCoBranch(nn.Module):
+class MomentumEncoder(nn.Module):
+    """Query encoder + head(s) and their momentum (key) copies.
+
+    Args:
+        encoder: maps (B, C, T, H, W) to ``(pooled (B, d), stage maps)``.
+        head: the projection head, or a ``ModuleDict`` of heads (DCLR has five).
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder_q, self.head_q = encoder, head
+        self.encoder_k, self.head_k = momentum_copy(encoder), momentum_copy(head)
+
+    def momentum_step(self, m: float) -> None:
+        """EMA-update the key encoder and head from the query ones."""
+        momentum_update(self.encoder_k, self.encoder_q, m)
+        momentum_update(self.head_k, self.head_q, m)
+
+    @torch.no_grad()
+    def key_maps(self, x: Tensor) -> Tensor:
+        """(N, C, T, H, W) -> the key encoder's last stage maps, no gradient, with shuffle-BN."""
+        x, idx_unshuffle = batch_shuffle(x)
+        _, stages = self.encoder_k(x)
+        return batch_unshuffle(stages[-1], idx_unshuffle)
+
+
+class MoCoBranch(MomentumEncoder):
     """Query encoder + head, momentum key copies, and a key queue.
 
     Args:
@@ -91,15 +118,8 @@ class MoCoBranch(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, head: nn.Module, *, dim: int, K: int):
-        super().__init__()
-        self.encoder_q, self.head_q = encoder, head
-        self.encoder_k, self.head_k = momentum_copy(encoder), momentum_copy(head)
+        super().__init__(encoder, head)
         self.queue = KeyQueue(dim, K)
-
-    def momentum_step(self, m: float) -> None:
-        """EMA-update the key encoder and head from the query ones."""
-        momentum_update(self.encoder_k, self.encoder_q, m)
-        momentum_update(self.head_k, self.head_q, m)
 
     def query(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Returns q (B, dim) L2-normalised and the query encoder's stage maps."""

@@ -1,10 +1,17 @@
-"""R3D-18: the 3D ResNet-18 that MSCL pretrains and every downstream stage fine-tunes.
+"""The video ResNet-18 backbones that MSCL pretrains and every downstream stage fine-tunes.
 
-The layout and parameter names follow torchvision's ``r3d_18`` (``VideoResNet`` with ``BasicBlock``,
-``Conv3DSimple`` and ``BasicStem``), so at ``width=64`` our ``state_dict`` loads into
-``torchvision.models.video.r3d_18`` (minus its ``fc``) and back. ``width`` scales every stage
-(width, 2w, 4w, 8w) for a small CPU demo. The residual block is shared with the flow encoder,
-which uses the same block with a temporal kernel of 1.
+Two backbones share one layout (a stem, then four stages of two residual blocks with width,
+2w, 4w, 8w channels) and differ in their convolutions:
+
+- R3D-18 (``r3d_18``): full (3, 3, 3) convolutions and a (3, 7, 7) stem;
+- R(2+1)D-18 (``r2plus1d_18``): every (3, 3, 3) convolution factorised into a (1, 3, 3) spatial
+  conv, BN, ReLU and a (3, 1, 1) temporal conv, and a factorised stem.
+
+Layouts and parameter names follow torchvision's ``r3d_18`` and ``r2plus1d_18`` (``VideoResNet``
+with ``BasicBlock`` and ``Conv3DSimple``/``Conv2Plus1D``), so at ``width=64`` our ``state_dict``
+loads into the torchvision model of the same name (minus its ``fc``) and back. ``width`` scales
+every stage for a small CPU demo. The residual block is shared with the flow encoder, which uses
+it with a temporal kernel of 1.
 """
 from __future__ import annotations
 
@@ -13,27 +20,56 @@ from torch import Tensor, nn
 
 Triple = tuple[int, int, int]
 
+BACKBONES = ("r3d_18", "r2plus1d_18")
 
-def conv_bn(c_in: int, c_out: int, *, kernel: Triple, stride: Triple, relu: bool) -> nn.Sequential:
-    """Conv3d (no bias) + BatchNorm3d (+ ReLU), padded to keep size at stride 1."""
-    padding = tuple(k // 2 for k in kernel)
-    layers: list[nn.Module] = [
-        nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-        nn.BatchNorm3d(c_out),
-    ]
+
+def conv3d(c_in: int, c_out: int, *, kernel: Triple, stride: Triple, mid: int | None = None) -> nn.Module:
+    """Conv3d (no bias) padded to keep size at stride 1.
+
+    With ``mid``, factorised (2+1)D as torchvision's ``Conv2Plus1D``: a (1, kh, kw) conv to ``mid``
+    channels, BN, ReLU, then a (kt, 1, 1) conv to ``c_out``; the strides split the same way.
+    """
+    if mid is None:
+        padding = tuple(k // 2 for k in kernel)
+        return nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False)
+    (kt, kh, kw), (st, sh, sw) = kernel, stride
+    return nn.Sequential(
+        conv3d(c_in, mid, kernel=(1, kh, kw), stride=(1, sh, sw)),
+        nn.BatchNorm3d(mid),
+        nn.ReLU(inplace=True),
+        conv3d(mid, c_out, kernel=(kt, 1, 1), stride=(st, 1, 1)),
+    )
+
+
+def conv_bn(c_in: int, c_out: int, *, kernel: Triple, stride: Triple, relu: bool,
+            mid: int | None = None) -> nn.Sequential:
+    """:func:`conv3d` (factorised when ``mid`` is given) + BatchNorm3d (+ ReLU)."""
+    layers: list[nn.Module] = [conv3d(c_in, c_out, kernel=kernel, stride=stride, mid=mid), nn.BatchNorm3d(c_out)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
 
-class BasicBlock(nn.Module):
-    """Two (kt, 3, 3) conv-BN pairs with an identity or 1x1x1-projection shortcut."""
+def midplanes(c_in: int, c_out: int, kernel: Triple) -> int:
+    """Channels between the halves of a factorised ``kernel`` conv, chosen so that it has about
+    the parameters of the full conv (R(2+1)D paper, sec. 3.5): t*d*d*N_in*N_out / (d*d*N_in + t*N_out)."""
+    kt, kh, kw = kernel
+    return (kt * kh * kw * c_in * c_out) // (kh * kw * c_in + kt * c_out)
 
-    def __init__(self, c_in: int, c_out: int, *, stride: Triple = (1, 1, 1), kt: int = 3):
+
+class BasicBlock(nn.Module):
+    """Two (kt, 3, 3) conv-BN pairs with an identity or 1x1x1-projection shortcut.
+
+    ``factorised`` makes both convs (2+1)D with one middle width computed from (c_in, c_out),
+    for the second conv too, as torchvision does.
+    """
+
+    def __init__(self, c_in: int, c_out: int, *, stride: Triple = (1, 1, 1), kt: int = 3, factorised: bool = False):
         super().__init__()
         kernel = (kt, 3, 3)
-        self.conv1 = conv_bn(c_in, c_out, kernel=kernel, stride=stride, relu=True)
-        self.conv2 = conv_bn(c_out, c_out, kernel=kernel, stride=(1, 1, 1), relu=False)
+        mid = midplanes(c_in, c_out, kernel) if factorised else None
+        self.conv1 = conv_bn(c_in, c_out, kernel=kernel, stride=stride, relu=True, mid=mid)
+        self.conv2 = conv_bn(c_out, c_out, kernel=kernel, stride=(1, 1, 1), relu=False, mid=mid)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != (1, 1, 1) or c_in != c_out:
@@ -44,10 +80,11 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + shortcut)
 
 
-def make_stage(c_in: int, c_out: int, *, stride: Triple, kt: int, blocks: int = 2) -> nn.Sequential:
+def make_stage(c_in: int, c_out: int, *, stride: Triple, kt: int, blocks: int = 2,
+               factorised: bool = False) -> nn.Sequential:
     """One ResNet stage: the first block changes stride/width, the rest keep them."""
-    first = BasicBlock(c_in, c_out, stride=stride, kt=kt)
-    rest = [BasicBlock(c_out, c_out, kt=kt) for _ in range(blocks - 1)]
+    first = BasicBlock(c_in, c_out, stride=stride, kt=kt, factorised=factorised)
+    rest = [BasicBlock(c_out, c_out, kt=kt, factorised=factorised) for _ in range(blocks - 1)]
     return nn.Sequential(first, *rest)
 
 
@@ -68,25 +105,23 @@ def global_pool(x: Tensor) -> Tensor:
     return x.mean(dim=(2, 3, 4))
 
 
-class R3D18(nn.Module):
-    """Randomly initialised R3D-18 without the classifier.
+class VideoResNet18(nn.Module):
+    """A stem, then four stages of two basic blocks (width, 2w, 4w, 8w channels), no classifier.
 
-    Args:
-        width: stem width; stages have width, 2w, 4w, 8w channels (64 = torchvision's r3d_18).
-    Shapes at width 64 for a (B, 3, 8, 112, 112) clip: layer1 (B,64,8,56,56),
-    layer2 (B,128,4,28,28), layer3 (B,256,2,14,14), layer4 (B,512,1,7,7), pooled (B,512).
+    Both backbones give the same shapes; at width 64 for a (B, 3, 8, 112, 112) clip: layer1
+    (B,64,8,56,56), layer2 (B,128,4,28,28), layer3 (B,256,2,14,14), layer4 (B,512,1,7,7), pooled (B,512).
     """
 
-    def __init__(self, *, width: int = 64):
+    def __init__(self, stem: nn.Module, *, width: int, factorised: bool):
         super().__init__()
         w = width
         self.out_dim = 8 * w
         self.stage_channels = (w, 2 * w, 4 * w, 8 * w)
-        self.stem = conv_bn(3, w, kernel=(3, 7, 7), stride=(1, 2, 2), relu=True)
-        self.layer1 = make_stage(w, w, stride=(1, 1, 1), kt=3)
-        self.layer2 = make_stage(w, 2 * w, stride=(2, 2, 2), kt=3)
-        self.layer3 = make_stage(2 * w, 4 * w, stride=(2, 2, 2), kt=3)
-        self.layer4 = make_stage(4 * w, 8 * w, stride=(2, 2, 2), kt=3)
+        self.stem = stem
+        self.layer1 = make_stage(w, w, stride=(1, 1, 1), kt=3, factorised=factorised)
+        self.layer2 = make_stage(w, 2 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
+        self.layer3 = make_stage(2 * w, 4 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
+        self.layer4 = make_stage(4 * w, 8 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
         init_resnet_(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -103,7 +138,46 @@ class R3D18(nn.Module):
         return self(x)[0]
 
 
-def load_torchvision_weights(model: R3D18, torchvision_state: dict[str, torch.Tensor]) -> None:
-    """Load a torchvision ``r3d_18`` state_dict into a width-64 :class:`R3D18` (drops ``fc``)."""
+class R3D18(VideoResNet18):
+    """Randomly initialised R3D-18 without the classifier.
+
+    Args:
+        width: stem width; stages have width, 2w, 4w, 8w channels (64 = torchvision's r3d_18).
+    """
+
+    def __init__(self, *, width: int = 64):
+        stem = conv_bn(3, width, kernel=(3, 7, 7), stride=(1, 2, 2), relu=True)
+        super().__init__(stem, width=width, factorised=False)
+
+
+class R2Plus1D18(VideoResNet18):
+    """Randomly initialised R(2+1)D-18 without the classifier.
+
+    Args:
+        width: stages have width, 2w, 4w, 8w channels (64 = torchvision's r2plus1d_18). The stem
+            is a (1, 7, 7) conv to 45w/64 channels, then a (3, 1, 1) conv to w, each with BN + ReLU.
+    """
+
+    def __init__(self, *, width: int = 64):
+        mid = 45 * width // 64  # torchvision's 45 at width 64, not the sec. 3.5 formula
+        stem = nn.Sequential(
+            *conv_bn(3, mid, kernel=(1, 7, 7), stride=(1, 2, 2), relu=True),
+            *conv_bn(mid, width, kernel=(3, 1, 1), stride=(1, 1, 1), relu=True),
+        )
+        super().__init__(stem, width=width, factorised=True)
+
+
+def build_backbone(name: str, width: int) -> VideoResNet18:
+    """A randomly initialised backbone named as in :data:`BACKBONES` (torchvision's names)."""
+    if name == "r3d_18":
+        return R3D18(width=width)
+    elif name == "r2plus1d_18":
+        return R2Plus1D18(width=width)
+    raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+
+
+def load_torchvision_weights(model: VideoResNet18, torchvision_state: dict[str, torch.Tensor]) -> None:
+    """Load a torchvision ``r3d_18`` or ``r2plus1d_18`` state_dict into the width-64 backbone of
+    the same name (drops ``fc``)."""
     state = {k: v for k, v in torchvision_state.items() if not k.startswith("fc.")}
     model.load_state_dict(state, strict=True)

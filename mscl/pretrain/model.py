@@ -5,7 +5,7 @@ released code (method doc 3.1): momentum-update a branch's key nets, encode its 
 encode queries, read the queues, enqueue the all-gathered keys, then compute the terms that read
 the flow queue after this step's original-flow keys were added. The momentum update and the
 enqueue are the explicit methods ``encode_keys`` and ``enqueue``; the loss maths are pure functions
-from :mod:`mscl.losses`. Only ``rgb.encoder_q`` (an :class:`R3D18`) is kept for downstream use.
+from :mod:`mscl.losses`. Only ``rgb.encoder_q`` (the backbone) is kept for downstream use.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mscl.models.flow_encoder import FlowEncoder
 from mscl.models.heads import ProjectionHead
 from mscl.models.momentum import MoCoBranch
 from mscl.models.pyramid import FeaturePyramid
-from mscl.models.r3d import R3D18
+from mscl.models.r3d import build_backbone
 
 
 class MSCL(nn.Module):
@@ -27,7 +27,8 @@ class MSCL(nn.Module):
 
     Args (keyword-only; defaults are the paper's):
         method: "mscl", or "moco" for MoCo v2 on the RGB branch alone (no flow encoder built).
-        width: R3D stem width (64); flow_width: flow encoder base width (64 -> 16..128 channels).
+        backbone: the RGB encoder (:func:`mscl.models.r3d.build_backbone`: r3d_18, r2plus1d_18).
+        width: its stem width (64); flow_width: flow encoder base width (64 -> 16..128 channels).
         dim: embedding size (128). queue_size: K negatives per queue (65536).
         temperature: InfoNCE and LMCL temperature (0.07).
         queue_decay: per-enqueue age decay of queued negatives (0.99999; 1.0 = plain MoCo).
@@ -41,7 +42,7 @@ class MSCL(nn.Module):
     """
 
     def __init__(
-        self, *, method: str = "mscl", width: int = 64, flow_width: int = 64, dim: int = 128,
+        self, *, method: str = "mscl", backbone: str = "r3d_18", width: int = 64, flow_width: int = 64, dim: int = 128,
         queue_size: int = 65536, temperature: float = 0.07, queue_decay: float = 0.99999,
         rgb_moco_weight: float = 1.0, flow_moco_weight: float = 1.0,
         flow_rot_moco_weight: float = 1.0, rgb_flow_weight: float = 1.0,
@@ -64,7 +65,7 @@ class MSCL(nn.Module):
         self.single_flow_momentum_update = single_flow_momentum_update
         self.top1: dict[str, Tensor] = {}  # contrastive top-1 of each term at the last forward
 
-        rgb_encoder = R3D18(width=width)
+        rgb_encoder = build_backbone(backbone, width)
         self.rgb = MoCoBranch(rgb_encoder, ProjectionHead(rgb_encoder.out_dim, dim), dim=dim, K=queue_size)
         self.flow = None
         if {"flow", "flow_rot"} & set(self.query_streams + self.key_streams):
@@ -79,7 +80,7 @@ class MSCL(nn.Module):
             self.pyramid = FeaturePyramid(rgb_encoder.stage_channels[1:], 2 * width)
 
     @property
-    def backbone(self) -> R3D18:
+    def backbone(self) -> nn.Module:
         """The RGB query encoder: the network kept for fine-tuning and retrieval."""
         return self.rgb.encoder_q
 

@@ -51,20 +51,27 @@ class PretrainPaths:
 
 
 def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> PretrainDataset:
-    """Train-split views from the screened samples, frames and flow."""
+    """Train-split views from the screened samples, frames and flow (MSCL), or from the index and
+    the frames alone (methods without flow: the flow and samples files are not opened)."""
+    frames = read_csv(Path(paths.frames_dir) / "manifest.csv", ["video_id", "frames", "num_frames", "status"])
+    videos = read_videos(paths.videos_csv)  # also fails early on a malformed index
+    if not p.needs_flow:
+        return PretrainDataset(None, frames, None, paths.frames_dir, None, p=p, offset=flow_offset, step=flow_step,
+                               videos=videos)
     samples = read_csv(paths.samples_csv, ["video_id", "start", "kept"])
-    frames = read_csv(Path(paths.frames_dir) / "manifest.csv", ["video_id", "frames", "status"])
     flow = read_csv(Path(paths.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
-    read_videos(paths.videos_csv)  # fails early on a malformed index
     return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=flow_offset, step=flow_step)
 
 
-def data_signature(paths: PretrainPaths) -> str:
+def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     """Hash of the tables the run reads and of the library's source: a checkpoint written from
     other data or by other code is not resumed (DVC reruns the stage when either changes)."""
     h = hashlib.sha1()
     sources = sorted(Path(__file__).parents[1].rglob("*.py"))
-    for f in (paths.samples_csv, Path(paths.frames_dir) / "manifest.csv", Path(paths.flow_dir) / "manifest.csv", *sources):
+    tables = [paths.videos_csv, Path(paths.frames_dir) / "manifest.csv"]
+    if p.needs_flow:
+        tables += [paths.samples_csv, Path(paths.flow_dir) / "manifest.csv"]
+    for f in (*tables, *sources):
         h.update(Path(f).read_bytes())
     return h.hexdigest()
 
@@ -91,7 +98,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
         model = convert_batchnorm(model)
     model.to(device)
     optimizer = build_optimizer(model, p)
-    fingerprint = run_fingerprint(p, data_signature(paths))
+    fingerprint = run_fingerprint(p, data_signature(paths, p))
     start, last = resume(paths.checkpoint, model, optimizer, fingerprint)
     log = TrainLog(paths.work_live, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
@@ -106,7 +113,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
         log.close()
     metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr")}  # the final lr is the schedule's end
     if dist.is_main():
-        sidecar = {"backbone": "r3d_18", "width": p.width, "method": p.method, "params": to_dict(p)}
+        sidecar = {"backbone": p.backbone, "width": p.width, "method": p.method, "params": to_dict(p)}
         save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)
         publish(paths, metrics)
         print(f"pretrain ({p.method}): {sched.total} steps on {len(dataset)} videos (resumed from step {start}) in "

@@ -43,3 +43,20 @@ def cosine_momentum(base_m: float, total_iters: int, *, rate: float = 1.0) -> np
     m = 1.0 - 0.5 * (1.0 - base_m) * (np.cos(np.pi * f) + 1.0)
     assert m.shape == (total_iters,)
     return m
+
+
+def step_lr(base_lr: float, total_iters: int, milestones: tuple[float, ...], *, gamma: float = 0.1) -> np.ndarray:
+    """Piecewise-constant lr (DCLR's schedule: x0.1 at epochs 120 and 160 of 200).
+
+    Args:
+        milestones: fractions of training in [0, 1]; from iteration ``round(f * total_iters)`` on,
+            the lr is multiplied by ``gamma`` once more.
+    Returns:
+        (total_iters,) float64; lr[i] = base * gamma ** (number of milestones reached at i).
+    """
+    if total_iters < 1:
+        raise ValueError(f"need total_iters >= 1, got {total_iters}")
+    i, reached = np.arange(total_iters), np.zeros(total_iters)
+    for f in milestones:
+        reached += i >= round(f * total_iters)
+    return base_lr * gamma**reached

@@ -17,14 +17,17 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from mscl import dist
-from mscl.data.pretrain import VIEWS, PretrainBatch, augment_generator, prepare_batch
+from mscl.data.pretrain import PretrainBatch, augment_generator, prepare_batch
 from mscl.io.checkpoint import load_state, save_state
 from mscl.io.pool import fingerprint
 from mscl.params import PretrainParams, to_dict
+from mscl.losses.dclr import TERMS as DCLR_TERMS
+from mscl.losses.objective import TERMS as MSCL_TERMS
+from mscl.pretrain.dclr import DCLR
 from mscl.pretrain.knn import KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
-from mscl.pretrain.schedules import cosine_lr, cosine_momentum
+from mscl.pretrain.schedules import cosine_lr, cosine_momentum, step_lr
 
 
 # --------------------------------------------------------------------------- setup
@@ -44,21 +47,37 @@ class Schedules:
 
 
 def build_schedules(p: PretrainParams, iters_per_epoch: int) -> Schedules:
-    """Cosine lr with linear warmup (method doc 8.1) and cosine key momentum 0.994 -> 1 (3.1)."""
+    """Cosine lr with linear warmup (method doc 8.1) and cosine key momentum 0.994 -> 1 (3.1);
+    with DCLR its step lr (``dclr_lr_milestones``) and constant momentum (``dclr_momentum``)
+    unless those are set to MSCL's ([] and 0)."""
     total = p.epochs * iters_per_epoch
-    lr = cosine_lr(p.lr, total, warmup_iters=min(total, round(p.warmup_epochs * iters_per_epoch)),
-                   warmup_ratio=p.warmup_ratio, min_lr=p.min_lr)
+    dclr = p.method == "dclr"
+    if dclr and p.dclr_lr_milestones:
+        lr = step_lr(p.lr, total, p.dclr_lr_milestones)
+    else:
+        lr = cosine_lr(p.lr, total, warmup_iters=min(total, round(p.warmup_epochs * iters_per_epoch)),
+                       warmup_ratio=p.warmup_ratio, min_lr=p.min_lr)
+    m = np.full(total, p.dclr_momentum) if dclr and p.dclr_momentum else cosine_momentum(p.momentum_base, total)
     # released flow branch runs twice per step, so its momentum schedule advances twice as fast (8.3)
     rate = 1.0 if p.single_flow_momentum_update else 2.0
-    return Schedules(lr, cosine_momentum(p.momentum_base, total), cosine_momentum(p.momentum_base, total, rate=rate))
+    return Schedules(lr, m, cosine_momentum(p.momentum_base, total, rate=rate))
 
 
-def build_model(p: PretrainParams) -> MSCL:
-    """The MSCL (or MoCo v2) model with every term weight and switch of ``p``."""
-    weights = {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name.endswith("_weight")}
-    return MSCL(method=p.method, width=p.width, flow_width=p.flow_width, dim=p.dim, queue_size=p.queue_size,
-                temperature=p.temperature, queue_decay=p.queue_decay, lmcl=p.lmcl, fra=p.fra,
-                exclude_positives_from_queue=p.exclude_positives_from_queue,
+def term_weights(p: PretrainParams, terms) -> dict[str, float]:
+    """{term: weight} of the named terms, from the ``<term>_weight`` params."""
+    return {name: getattr(p, f"{name}_weight") for name in terms}
+
+
+def build_model(p: PretrainParams) -> MSCL | DCLR:
+    """The pretraining model of ``p.method`` with every term weight and switch of ``p``."""
+    if p.method == "dclr":
+        return DCLR(weights=term_weights(p, DCLR_TERMS), backbone=p.backbone, width=p.width, dim=p.dim,
+                    queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.dclr_queue_decay,
+                    wrap=p.dclr_wrap, topk=p.dclr_topk)
+    weights = {f"{name}_weight": w for name, w in term_weights(p, MSCL_TERMS).items()}
+    return MSCL(method=p.method, backbone=p.backbone, width=p.width, flow_width=p.flow_width, dim=p.dim,
+                queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.queue_decay, lmcl=p.lmcl,
+                fra=p.fra, exclude_positives_from_queue=p.exclude_positives_from_queue,
                 single_flow_momentum_update=p.single_flow_momentum_update, **weights)
 
 
@@ -135,7 +154,7 @@ def model_inputs(b: PretrainBatch, p: PretrainParams) -> dict[str, torch.Tensor]
     """The batch's clips as the model's keyword arguments, in the model's memory format (a
     mismatched layout sends 3D convolutions down slow paths, on CPU by 10x)."""
     fmt = torch.channels_last_3d if p.channels_last else torch.contiguous_format
-    return {f: getattr(b, f).contiguous(memory_format=fmt) for f in VIEWS}
+    return {name: x.contiguous(memory_format=fmt) for name, x in b.views.items()}
 
 
 def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Optimizer, sched: Schedules, *,

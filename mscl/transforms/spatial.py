@@ -212,6 +212,27 @@ def flip_flow(flow: torch.Tensor, flips: torch.Tensor, *, negate_u: bool = False
 # --------------------------------------------------------------------------- composed
 
 
+def draw_crop_flip(x: torch.Tensor, generator: torch.Generator, *, scale: tuple[float, float] = (0.2, 1.0),
+                   flip_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random resized crop box and one flip decision per clip of ``x`` (..., C, T, H, W).
+
+    Returns:
+        boxes (..., 4) and flips (...) bool, drawn in that order from ``generator``.
+    """
+    lead = x.shape[:-4]
+    n = math.prod(lead)
+    boxes = random_resized_crop_boxes(n, *x.shape[-2:], generator, scale=scale).reshape(*lead, 4)
+    return boxes, draw_flips(n, generator, flip_p).reshape(lead)
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator, *, size: Size = 112,
+              scale: tuple[float, float] = (0.2, 1.0), flip_p: float = 0.5) -> torch.Tensor:
+    """:func:`crop_flip_rgb_flow` for an RGB clip alone (methods without flow): (..., 3, T, H, W)
+    -> (..., 3, T, out_h, out_w), with the same random draws as the RGB part there."""
+    boxes, flips = draw_crop_flip(x, generator, scale=scale, flip_p=flip_p)
+    return horizontal_flip(resized_crop(x, boxes, size), flips)
+
+
 def crop_flip_rgb_flow(
     rgb: torch.Tensor,
     flow: torch.Tensor,
@@ -237,10 +258,7 @@ def crop_flip_rgb_flow(
         rgb (..., 3, T, out_h, out_w), flow (..., 2, T', out_h, out_w).
     """
     assert rgb.shape[-2:] == flow.shape[-2:], "RGB and flow must share H, W to share a crop box"
-    lead = rgb.shape[:-4]
-    n = math.prod(lead)
-    boxes = random_resized_crop_boxes(n, *rgb.shape[-2:], generator, scale=scale).reshape(*lead, 4)
-    flips = draw_flips(n, generator, flip_p).reshape(lead)
+    boxes, flips = draw_crop_flip(rgb, generator, scale=scale, flip_p=flip_p)
     rgb, flow = resized_crop(rgb, boxes, size), resized_crop(flow, boxes, size)
     if rescale_flow:
         flow = rescale_flow_vectors(flow, boxes, size)

@@ -11,7 +11,7 @@ from mscl.io.frames import write_frames
 from mscl.params import PretrainParams
 from mscl.sampling.clips import num_flows
 from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
-from mscl.data.pretrain import (VIEWS, PretrainBatch, PretrainDataset, augment_generator, collate, make_loader,
+from mscl.data.pretrain import (METHOD_VIEWS, PretrainBatch, PretrainDataset, augment_generator, collate, make_loader,
                                 prepare_batch, read_clip_frames)
 from mscl.data.sampler import batches_from
 
@@ -73,12 +73,12 @@ def test_item_shapes_dtypes_and_views_of_one_video(tmp_path, indexed):
     for i in range(2):
         item = ds[i]
         assert item.index == i and item.replaced == 0 and not item.prepared
-        assert item.rgb_q.shape == item.rgb_k.shape == (3, 4, 16, 16) and item.rgb_q.dtype == torch.uint8
+        assert item.views["rgb_q"].shape == item.views["rgb_k"].shape == (3, 4, 16, 16) and item.views["rgb_q"].dtype == torch.uint8
         for f in ("flow_q", "flow_k", "flow_q_rot", "flow_k_rot"):
-            x = getattr(item, f)
+            x = item.views[f]
             assert x.shape == (2, 4, 16, 16) and x.dtype == torch.float32
             assert torch.linalg.vector_norm(x, dim=0).max() <= 1  # per-frame max normalisation
-        shade_q, shade_k = decode(item.rgb_q, item.flow_q)[2], decode(item.rgb_k, item.flow_k)[2]
+        shade_q, shade_k = decode(item.views["rgb_q"], item.views["flow_q"])[2], decode(item.views["rgb_k"], item.views["flow_k"])[2]
         assert abs(shade_q - (40, 120)[i]) < 3 and abs(shade_k - (40, 120)[i]) < 3
 
 
@@ -91,7 +91,7 @@ def test_flow_j_comes_with_rgb_frame_j_times_step_with_wrap_around(tmp_path, ind
         ds.set_epoch(epoch)
         for i, L in ((0, 10), (1, 7)):
             item = ds[i]
-            for rgb, flow in ((item.rgb_q, item.flow_q), (item.rgb_k, item.flow_k)):
+            for rgb, flow in ((item.views["rgb_q"], item.views["flow_q"]), (item.views["rgb_k"], item.views["flow_k"])):
                 frame, j, _ = decode(rgb, flow)
                 np.testing.assert_array_equal(frame, j * STEP)
                 np.testing.assert_array_equal(j, (j[0] + 3 * np.arange(4)) % L)
@@ -108,10 +108,10 @@ def test_query_start_is_kept_and_static_video_falls_back_to_zero(tmp_path):
     for epoch in range(25):
         ds.set_epoch(epoch)
         item = ds[moving]
-        starts_q.add(decode(item.rgb_q, item.flow_q)[1][0])
-        starts_k.add(decode(item.rgb_k, item.flow_k)[1][0])
+        starts_q.add(decode(item.views["rgb_q"], item.views["flow_q"])[1][0])
+        starts_k.add(decode(item.views["rgb_k"], item.views["flow_k"])[1][0])
         still = ds[static]
-        assert decode(still.rgb_q, still.flow_q)[1][0] == decode(still.rgb_k, still.flow_k)[1][0] == 0
+        assert decode(still.views["rgb_q"], still.views["flow_q"])[1][0] == decode(still.views["rgb_k"], still.views["flow_k"])[1][0] == 0
     assert starts_q <= {3, 5, 8} and len(starts_q) > 1
     assert starts_k <= {0, 3, 5, 8} and len(starts_k) > 1
 
@@ -139,11 +139,11 @@ def test_flow_fields_hold_the_layouts_clips_with_one_angle_per_sample(tmp_path, 
         ds.set_epoch(epoch)
         for i in range(2):
             item = ds[i]
-            frames = {"q": decode(item.rgb_q, item.flow_q)[0], "k": decode(item.rgb_k, item.flow_k)[0]}
+            frames = {"q": decode(item.views["rgb_q"], item.views["flow_q"])[0], "k": decode(item.views["rgb_k"], item.views["flow_k"])[0]}
             key_differs += not np.array_equal(frames["q"], frames["k"])
             turns = set()
             for field, (kind, clip) in CLIP_ROLES[layout].items():
-                flow = getattr(item, field)  # (2, T, S, S); flow j points at angle j * ANGLE
+                flow = item.views[field]  # (2, T, S, S); flow j points at angle j * ANGLE
                 a = torch.as_tensor(ANGLE * frames[clip] / STEP, dtype=torch.float32)[:, None, None]
                 expected = torch.stack([torch.cos(a), torch.sin(a)]).expand_as(flow)
                 turn = turn_of(flow, expected)
@@ -175,10 +175,10 @@ def test_crop_and_flip_are_shared_within_a_view(tmp_path, layout):
         ds.set_epoch(epoch)
         item = ds[0]
         for view in ("q", "k"):
-            rgb = getattr(item, f"rgb_{view}").float()
+            rgb = item.views[f"rgb_{view}"].float()
             flips.add(bool(rgb[0, 0, 0, 0] > rgb[0, 0, 0, -1]))
             for field in (f"flow_{view}", f"flow_{view}_rot"):
-                f = getattr(item, field)
+                f = item.views[field]
                 kind = CLIP_ROLES[layout][field][0]
                 turn = turn_of(f, torch.stack([rgb[0] / 7 + 1, rgb[1] / 7 + 1]))
                 assert (kind == "orig") == (circular(turn) < 0.05), field
@@ -194,13 +194,13 @@ def test_crop_and_flip_are_shared_within_a_view(tmp_path, layout):
 
 def test_fra_off_leaves_the_rotated_fields_unrotated(tmp_path, indexed):
     item = dataset(tmp_path, indexed, fra=False, flow_layout="paper")[0]
-    torch.testing.assert_close(item.flow_q_rot, item.flow_q)
-    torch.testing.assert_close(item.flow_k_rot, item.flow_k)
+    torch.testing.assert_close(item.views["flow_q_rot"], item.views["flow_q"])
+    torch.testing.assert_close(item.views["flow_k_rot"], item.views["flow_k"])
 
 
 def test_views_are_reproducible_for_seed_and_epoch(tmp_path, indexed):
     def views(ds, i=0):
-        return torch.cat([getattr(ds[i], f).flatten().float() for f in VIEWS])
+        return torch.cat([ds[i].views[f].flatten().float() for f in METHOD_VIEWS["mscl"]])
 
     a, b = dataset(tmp_path, indexed), dataset(tmp_path, indexed)
     torch.testing.assert_close(views(a), views(b))
@@ -253,13 +253,13 @@ def test_device_and_worker_augmentation_give_the_same_kind_of_batch(tmp_path, in
         assert raw.prepared == (not gpu_augment)
         batch = prepare_batch(raw, "cpu", gen, ds.p)
         assert isinstance(batch, PretrainBatch) and batch.prepared and batch.index.tolist() == [0, 1]
-        for f in VIEWS:
-            x = getattr(batch, f)
+        for f in METHOD_VIEWS["mscl"]:
+            x = batch.views[f]
             assert x.shape == (2, 3, 4, 16, 16) and x.dtype == torch.float32, f
         lo = min((0 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
         hi = max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
-        assert lo - 1e-4 <= batch.rgb_q.min() and batch.rgb_q.max() <= hi + 1e-4
-        assert 0 <= batch.flow_q.min() and batch.flow_k_rot.max() <= 1
+        assert lo - 1e-4 <= batch.views["rgb_q"].min() and batch.views["rgb_q"].max() <= hi + 1e-4
+        assert 0 <= batch.views["flow_q"].min() and batch.views["flow_k_rot"].max() <= 1
 
 
 def test_loader_with_two_workers_repeats_an_epoch_exactly(tmp_path):
@@ -272,8 +272,8 @@ def test_loader_with_two_workers_repeats_an_epoch_exactly(tmp_path):
 
     def run(epoch):  # {video index: its query RGB clip} of one epoch
         batches = list(batches_from(loader, 2 * epoch, 2 * epoch + 2))
-        assert all(isinstance(b, PretrainBatch) and b.rgb_q.shape == (2, 3, 4, 16, 16) for b in batches)
-        return {int(i): b.rgb_q[n] for b in batches for n, i in enumerate(b.index)}, [b.index for b in batches]
+        assert all(isinstance(b, PretrainBatch) and b.views["rgb_q"].shape == (2, 3, 4, 16, 16) for b in batches)
+        return {int(i): b.views["rgb_q"][n] for b in batches for n, i in enumerate(b.index)}, [b.index for b in batches]
 
     (first, order0), (second, _), (again, order2) = run(0), run(1), run(0)
     assert len(first) == 4 and all(torch.equal(a, b) for a, b in zip(order0, order2))
@@ -295,7 +295,7 @@ def test_device_augmentation_differs_between_ranks_and_repeats_per_rank(tmp_path
     raw = collate([ds[0], ds[1]])
 
     def jitter(step, rank):
-        return prepare_batch(raw, "cpu", augment_generator(ds.p.seed, step, rank), ds.p).rgb_q
+        return prepare_batch(raw, "cpu", augment_generator(ds.p.seed, step, rank), ds.p).views["rgb_q"]
 
     # two processes given the same raw items would still jitter them differently
     assert not torch.equal(jitter(5, 0), jitter(5, 1))
@@ -309,8 +309,8 @@ def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, inde
         plain.set_epoch(epoch), cached.set_epoch(epoch)
         for i in range(2):
             a, b = plain[i], cached[i]
-            for f in VIEWS:
-                torch.testing.assert_close(getattr(a, f), getattr(b, f), rtol=0, atol=0)
+            for f in METHOD_VIEWS["mscl"]:
+                torch.testing.assert_close(a.views[f], b.views[f], rtol=0, atol=0)
     assert set(cached._cache.videos) == {0, 1} and not plain._cache.videos
     # a budget smaller than one video: the first one is kept, then nothing more
     tiny = dataset(tmp_path, indexed, cache_mb=0)
@@ -319,3 +319,46 @@ def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, inde
     assert list(tiny._cache.videos) == [0]
     rgb, flow, _ = tiny._cache.videos[0]
     assert rgb.shape == (10, H, W, 3) and flow.shape == (10, H, W, 2) and flow.dtype == np.uint8
+
+
+def no_flow_dataset(root, tables, method: str, **overrides) -> PretrainDataset:
+    """A moco/dclr dataset from the index and frames alone; the flow folder is removed first, so a
+    read of flow would fail."""
+    import shutil
+
+    shutil.rmtree(root / "flow", ignore_errors=True)
+    _, frames, _ = tables
+    videos = pd.DataFrame({"video_id": frames["video_id"], "split": "train"})
+    p = dataclasses.replace(P, method=method, **overrides)
+    return PretrainDataset(None, frames, None, root / "frames", None, p=p, offset=OFFSET, step=STEP, videos=videos)
+
+
+@pytest.mark.parametrize("method", ["moco", "dclr"])
+def test_methods_without_flow_read_only_frames_and_cut_mscl_clip_geometry(tmp_path, indexed, method):
+    ds = no_flow_dataset(tmp_path, indexed, method, cache_mb=0)
+    assert len(ds) == 2 and ds.flows is None
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        for i, L in ((0, 10), (1, 7)):
+            item = ds[i]
+            assert tuple(item.views) == METHOD_VIEWS[method]
+            for view in ("rgb_q", "rgb_k"):
+                assert item.views[view].shape == (3, 4, 16, 16) and item.views[view].dtype == torch.uint8
+                frames = np.round(item.views[view][0].float().mean((-2, -1)).numpy() / 10).astype(int)
+                # RGB frame j*step at flow-index positions start + interval*k (mod L), as for MSCL
+                start = frames[0] // STEP
+                assert frames.tolist() == (STEP * ((start + 3 * np.arange(4)) % L)).tolist()
+
+
+def test_dclr_static_views_are_one_frame_of_each_clip_at_the_same_position(tmp_path, indexed):
+    ds = no_flow_dataset(tmp_path, indexed, "dclr", shift_range=2)
+    positions = set()
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        item = ds[0]
+        red = {n: np.round(x[0].float().mean((-2, -1)).numpy() / 10).astype(int) for n, x in item.views.items()}
+        assert item.views["static_q"].shape == item.views["static_k"].shape == (3, 1, 16, 16)
+        same = [j for j in range(4) if red["rgb_q"][j] == red["static_q"][0] and red["rgb_k"][j] == red["static_k"][0]]
+        assert same, red
+        positions.update(same)
+    assert len(positions) > 1  # the position is drawn per sample

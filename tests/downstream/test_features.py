@@ -4,7 +4,7 @@ import torch
 from mscl.data.labeled import LabeledClips
 from mscl.downstream.features import extract_features, load_encoder, make_loader, video_retrieval
 from mscl.io.checkpoint import load_module_state, save_module
-from mscl.models.r3d import R3D18
+from mscl.models.r3d import BACKBONES, R3D18, build_backbone
 from mscl.params import RetrieveParams
 
 CPU = torch.device("cpu")
@@ -33,10 +33,27 @@ def test_random_init_keeps_the_architecture_and_is_seeded(encoder_file):
     assert not torch.equal(a.state_dict()[w], state[w])
 
 
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_the_sidecar_backbone_is_rebuilt_and_loads_every_weight(tmp_path, backbone):
+    torch.manual_seed(0)
+    saved = build_backbone(backbone, 8)
+    save_module(tmp_path / "encoder.pt", saved, {"backbone": backbone, "width": 8, "method": "mscl", "params": {}})
+    encoder, sidecar = load_encoder(tmp_path / "encoder.pt", init="pretrained")
+    assert type(encoder) is type(saved) and sidecar["backbone"] == backbone and encoder.out_dim == 64
+    state, expected = encoder.state_dict(), saved.state_dict()
+    assert list(state) == list(expected)  # no missing or unexpected keys
+    assert all(torch.equal(v, expected[k]) for k, v in state.items())
+    random, _ = load_encoder(tmp_path / "encoder.pt", init="random")
+    assert type(random) is type(saved)
+
+
 def test_wrong_backbone_or_init_is_refused(tmp_path, encoder_file):
-    save_module(tmp_path / "other.pt", R3D18(width=4), {"backbone": "r2plus1d_18", "width": 4})
-    with pytest.raises(ValueError, match="backbone 'r2plus1d_18'"):
+    save_module(tmp_path / "other.pt", R3D18(width=4), {"backbone": "r50", "width": 4})
+    with pytest.raises(ValueError, match=r"other.pt: backbone 'r50', expected one of r3d_18, r2plus1d_18"):
         load_encoder(tmp_path / "other.pt", init="pretrained")
+    save_module(tmp_path / "mislabelled.pt", R3D18(width=4), {"backbone": "r2plus1d_18", "width": 4})
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_encoder(tmp_path / "mislabelled.pt", init="pretrained")
     with pytest.raises(ValueError, match="init must be"):
         load_encoder(encoder_file, init="imagenet")
 

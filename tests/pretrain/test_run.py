@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mscl.downstream.features import load_encoder
 from mscl.io.checkpoint import load_module_state, load_state
 from mscl.models.r3d import R3D18
 
@@ -46,14 +47,30 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
 
 
+def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_inputs, tmp_path):
+    params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
+                                                                 "knn_every": 2}})
+    args = pretrain_args(pretrain_inputs, params, tmp_path)
+    args[3], args[4] = tmp_path / "no-flow", tmp_path / "no-samples.csv"  # neither exists: neither is read
+    done = run_stage("pretrain", *args)
+    assert "pretrain (dclr): 2 steps on 8 videos" in done.stdout
+    encoder, sidecar = load_encoder(tmp_path / "model/encoder.pt", init="pretrained")  # strict: no missing keys
+    assert sidecar["backbone"] == "r2plus1d_18" and sidecar["method"] == "dclr" and type(encoder).__name__ == "R2Plus1D18"
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    terms = ("dclr_vv", "dclr_vs", "dclr_sv", "dclr_vd", "dclr_dv")
+    assert set(metrics) >= {*terms, *(f"top1_{t}" for t in terms), "loss", "knn_top1"}
+    assert not {"rgb_moco", "lmcl"} & set(metrics)
+
+
 def _snapshot(out):
     return {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file() and "partial" not in str(f)}
 
 
 @pytest.mark.slow
-def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_inputs, tmp_path):
+@pytest.mark.parametrize("method", ["mscl", "dclr"])
+def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_inputs, tmp_path, method):
     # 8 steps, 2 per epoch, checkpoints at steps 3 and 6: the kill lands mid-epoch
-    params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 4, "checkpoint_every": 3}})
+    params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 4, "checkpoint_every": 3, "method": method}})
     out = tmp_path / "out"
     run_stage("pretrain", *pretrain_args(pretrain_inputs, params, out))
     finished = _snapshot(out)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mscl.pretrain.schedules import cosine_lr, cosine_momentum
+from mscl.pretrain.schedules import cosine_lr, cosine_momentum, step_lr
 
 
 def test_cosine_lr_length_endpoints_and_warmup():
@@ -39,3 +39,11 @@ def test_cosine_momentum_at_double_rate_reaches_one_halfway():
 def test_lr_bad_lengths_raise(kwargs):
     with pytest.raises(ValueError):
         cosine_lr(0.1, **kwargs)
+
+
+def test_step_lr_drops_tenfold_at_each_milestone():
+    lr = step_lr(0.01, 200, (0.6, 0.8))  # DCLR: epochs 120 and 160 of 200
+    np.testing.assert_allclose(lr[:120], 0.01)
+    np.testing.assert_allclose(lr[120:160], 0.001)
+    np.testing.assert_allclose(lr[160:], 0.0001)
+    np.testing.assert_allclose(step_lr(0.5, 7, ()), np.full(7, 0.5))  # no milestones: constant

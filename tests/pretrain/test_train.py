@@ -55,7 +55,7 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
     from mscl.data.pretrain import PretrainBatch
 
     views = {f: torch.rand(2, 3, 2, 4, 4) for f in ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot")}
-    batch = PretrainBatch(**views, index=torch.arange(2), replaced=0, prepared=True)
+    batch = PretrainBatch(views=views, index=torch.arange(2), replaced=0, prepared=True)
     model = _Exploding()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = build_schedules(dataclasses.replace(P, epochs=1), iters_per_epoch=5)

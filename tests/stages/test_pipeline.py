@@ -112,3 +112,18 @@ def test_a_teammate_pulls_everything_and_recomputes_nothing(reproduced, tmp_path
     _dvc(b, "exp", "pull", "--all-commits", "origin")
     shown = _dvc(b, "exp", "show", "--all-commits", "--csv")
     assert any(row.startswith("short-probe,") for row in shown.splitlines()), shown
+
+
+@pytest.mark.slow
+def test_a_dclr_experiment_computes_no_flow_and_gives_a_full_row(reproduced):
+    root, _ = reproduced
+    out = _dvc(root, "exp", "run", "--temp", "-n", "dclr-r2p1", "-S", "pretrain.method=dclr",
+               "-S", "pretrain.backbone=r2plus1d_18")
+    assert "pretrain.method dclr reads no flow; nothing computed" in out
+    assert "screen: no flow to screen" in out
+    rows = {r["Experiment"]: r for r in __import__("csv").DictReader(_dvc(root, "exp", "show", "--csv").splitlines())}
+    row = rows["dclr-r2p1"]
+    assert row["pretrain.method"] == "dclr" and row["pretrain.backbone"] == "r2plus1d_18"
+    for column in ("dclr_vv", "top1_dclr_dv", "video_top1", "R@1"):
+        found = [k for k in row if k.split(":")[-1] == column or k == column]
+        assert found and all(row[k] not in ("", "-") for k in found), (column, sorted(row))
