@@ -116,10 +116,12 @@ def write_dataset(root: Path, videos: int, frames: int, height: int, width: int,
         pairs = range(0, frames - offset, step)
         flow = np.stack([true_flow(scene, i, dt=offset)[0] for i in pairs])
         write_flow(root / f"o{v}.zip", flow, bound=40.0, meta={"offset": offset, "step": step})
-        rows.append({"video_id": f"v{v}", "frames": f"f{v}.zip", "flow": f"o{v}.zip", "num_flows": len(flow), "status": "ok"})
+        rows.append({"video_id": f"v{v}", "frames": f"f{v}.zip", "num_frames": frames, "flow": f"o{v}.zip",
+                     "num_flows": len(flow), "status": "ok", "split": "train"})
         samples += [{"video_id": f"v{v}", "split": "train", "label": 0, "start": s, "score": 0.0, "kept": True} for s in range(len(flow))]
     table = pd.DataFrame(rows)
-    return pd.DataFrame(samples), table[["video_id", "frames", "status"]], table[["video_id", "flow", "num_flows", "status"]]
+    return (pd.DataFrame(samples), table[["video_id", "frames", "num_frames", "status"]],
+            table[["video_id", "flow", "num_flows", "status"]], table[["video_id", "split"]])
 
 
 def main() -> None:
@@ -135,6 +137,8 @@ def main() -> None:
     ap.add_argument("--short-side", type=int, default=128, help="size of the stored frames")
     ap.add_argument("--frames", type=int, default=64, help="stored frames per video")
     ap.add_argument("--interval", type=int, default=8, help="pretrain.interval (flow-index step inside a clip)")
+    ap.add_argument("--methods", nargs="+", default=["mscl"], choices=["mscl", "moco", "dclr"],
+                    help="pretrain.method values to measure (one run, so their ratios compare)")
     ap.add_argument("--cache-mb", type=int, nargs="+", default=[0],
                     help="pretrain.cache_mb values to measure loader-fed (e.g. 0 512: without and with the cache)")
     args = ap.parse_args()
@@ -145,24 +149,27 @@ def main() -> None:
     print(f"{device}: R3D-18 width {p.width}, {p.clip_len}x{p.crop_size}x{p.crop_size} clips, batch {p.batch_size}")
 
     ceiling = p.batch_size / timed(backbone_step(p, device), args.steps, args.warmup, device)
-    synthetic = p.batch_size / timed(mscl_step(p, device, synthetic_batches(p)), args.steps, args.warmup, device)
-    fed = {}
+    print(f"backbone-only train step:   {ceiling:8.1f} clips/s")
     with tempfile.TemporaryDirectory() as tmp:
         height, width = args.short_side, round(args.short_side * 5 / 4)
-        tables = write_dataset(Path(tmp), videos=max(4 * p.batch_size, 16), frames=args.frames, height=height,
-                               width=width, offset=8, step=2)
-        for cache_mb in args.cache_mb:
-            q = dataclasses.replace(p, cache_mb=cache_mb)
-            ds = PretrainDataset(*tables, tmp, tmp, p=q, offset=8, step=2)
-            loader = make_loader(ds, q, pin_memory=device.type == "cuda")
-            batches = batches_from(loader, 0, 10**9)
-            fed[cache_mb] = p.batch_size / timed(mscl_step(q, device, batches), args.steps, args.warmup, device)
-            del loader, batches
-    print(f"backbone-only train step:   {ceiling:8.1f} clips/s")
-    print(f"MSCL step, synthetic input: {synthetic:8.1f} clips/s  ({synthetic / ceiling:.0%} of the backbone ceiling)")
-    for cache_mb, rate in fed.items():
-        print(f"MSCL step, loader-fed:      {rate:8.1f} clips/s  ({rate / synthetic:.0%} of synthetic-fed, {args.workers} "
-              f"workers, cache_mb {cache_mb})")
+        samples, frames, flow, videos = write_dataset(Path(tmp), videos=max(4 * p.batch_size, 16), frames=args.frames,
+                                                      height=height, width=width, offset=8, step=2)
+        for method in args.methods:
+            m = dataclasses.replace(p, method=method)
+            synthetic = p.batch_size / timed(mscl_step(m, device, synthetic_batches(m)), args.steps, args.warmup, device)
+            print(f"{method} step, synthetic input: {synthetic:8.1f} clips/s  ({synthetic / ceiling:.0%} of the backbone ceiling)")
+            for cache_mb in args.cache_mb:
+                q = dataclasses.replace(m, cache_mb=cache_mb)
+                if q.needs_flow:
+                    ds = PretrainDataset(samples, frames, flow, tmp, tmp, p=q, offset=8, step=2)
+                else:
+                    ds = PretrainDataset(None, frames, None, tmp, None, p=q, offset=8, step=2, videos=videos)
+                loader = make_loader(ds, q, pin_memory=device.type == "cuda")
+                batches = batches_from(loader, 0, 10**9)
+                rate = p.batch_size / timed(mscl_step(q, device, batches), args.steps, args.warmup, device)
+                print(f"{method} step, loader-fed:      {rate:8.1f} clips/s  ({rate / synthetic:.0%} of synthetic-fed, "
+                      f"{args.workers} workers, cache_mb {cache_mb})")
+                del loader, batches
 
 
 if __name__ == "__main__":
