@@ -29,7 +29,7 @@ from mscl.params import PretrainParams
 from mscl.sampling.clips import clip_indices, num_flows
 from mscl.synthetic import draw_scene, render_video, true_flow
 
-OFFSET, STEP = 8, 2  # MSCL's flow pairing (method doc 2.1)
+OFFSET, STEP = 8, 2  # MSCL's flow pairing (docs/mscl.md §2.1)
 
 
 def write_videos(root: Path, *, videos: int, entries: int, frames: int, short: int) -> tuple[pd.DataFrame, ...]:

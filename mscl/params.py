@@ -110,7 +110,7 @@ class FlowParams:
 
 @dataclass(frozen=True)
 class ScreenParams:
-    """Motion Differential Sampling (method doc section 4): which clip starts pretraining uses."""
+    """Motion Differential Sampling (docs/mscl.md §4): which clip starts pretraining uses."""
 
     enabled: bool = _f(True, doc="false keeps every candidate start (the MDS ablation)")
     block: int = _f(28, min=1, doc="attention pooling block, pixels")
@@ -125,13 +125,13 @@ FLOW_METHODS = ("mscl",)  # pretraining methods that read optical flow
 
 @dataclass(frozen=True)
 class PretrainParams:
-    """Self-supervised pretraining (method doc sections 1-3 and 5). Paper values in the README."""
+    """Self-supervised pretraining (docs/mscl.md §1-3 and §5). Paper values in the README."""
 
     method: str = _f("mscl", choices=("mscl", "moco", "dclr"),
                      doc="mscl (needs flow) | moco (MoCo v2 on RGB) | dclr (static/dynamic views, no flow)")
     device: str = _f("auto", choices=DEVICES)
     seed: int = _f(0, min=0)
-    # data (method doc 2.2-2.4), in flow-index units
+    # data (docs/mscl.md §2.2-2.4), in flow-index units
     clip_len: int = _f(8, min=1)
     interval: int = _f(8, min=1)
     shift_range: int = _f(1, min=0, doc="key start near query + U[-s, s], s = shift_range*clip_len*interval")
@@ -142,13 +142,13 @@ class PretrainParams:
     retries: int = _f(10, min=0, doc="query start redraws until it lies in the MDS-kept starts")
     crop_size: int = _f(112, min=16)
     crop_scale: tuple[float, ...] = _f((0.2, 1.0), min=0.01, max=1.0)
-    flip_negate_u: bool = _f(False, doc="corrected flip of flow (method doc 8.5); literal = false")
+    flip_negate_u: bool = _f(False, doc="corrected flip of flow (docs/mscl.md §8.5); literal = false")
     rescale_flow: bool = _f(False, doc="scale flow vectors with the crop resize (physically consistent)")
-    color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (method doc 8.6); literal = false")
+    color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (docs/mscl.md §8.6); literal = false")
     gpu_augment: bool = _f(True, doc="colour jitter and flow colour coding on the training device")
     workers: int = _f(2, min=0, doc="data loader processes")
     cache_mb: int = _f(0, min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
-    # model (method doc 1 and 3)
+    # model (docs/mscl.md §1 and §3)
     backbone: str = _f("r3d_18", choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
     width: int = _f(64, min=4, doc="backbone stem width (64 = torchvision's architecture)")
     flow_width: int = _f(64, min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
@@ -166,8 +166,8 @@ class PretrainParams:
     lmcl_weight: float = _f(1.0, min=0.0)
     lmcl: bool = _f(True, doc="local motion contrast (LMCL) switch")
     fra: bool = _f(True, doc="flow rotation augmentation switch: false drops every rotated-flow term")
-    exclude_positives_from_queue: bool = _f(False, doc="method doc 8.2; literal = false")
-    single_flow_momentum_update: bool = _f(False, doc="method doc 8.3; literal = false (two updates per step)")
+    exclude_positives_from_queue: bool = _f(False, doc="docs/mscl.md §8.2; literal = false")
+    single_flow_momentum_update: bool = _f(False, doc="docs/mscl.md §8.3; literal = false (two updates per step)")
     # DCLR (docs/dclr.md); its own constants, used only with method: dclr
     dclr_vv_weight: float = _f(1.0, min=0.0, doc="RGB -> RGB of the other clip")
     dclr_vs_weight: float = _f(1.0, min=0.0, doc="static-weighted RGB -> static view")
@@ -180,7 +180,7 @@ class PretrainParams:
                                                doc="lr x 0.1 at these fractions of training; [] = MSCL's cosine")
     dclr_wrap: bool = _f(False, doc="dynamic view frame 0 = V[0] - V[T-1] as released; false = zeros")
     dclr_topk: int = _f(0, min=0, doc="extra positives mined from the queues (released: 5); 0 = single positive")
-    # optimisation (method doc 5)
+    # optimisation (docs/mscl.md §5)
     batch_size: int = _f(128, min=1, doc="global batch over all GPUs")
     epochs: int = _f(400, min=1)
     lr: float = _f(0.02, min=0.0, doc="for the global batch_size given (0.02 per 128 in the paper)")
@@ -231,7 +231,7 @@ class PretrainParams:
 
 @dataclass(frozen=True)
 class FinetuneParams:
-    """End-to-end fine-tuning of the pretrained R3D-18 (method doc 6.1, 8.9). Paper values in params.yaml."""
+    """End-to-end fine-tuning of the pretrained R3D-18 (docs/mscl.md §6.1, §8.9). Paper values in params.yaml."""
 
     init: str = _f("pretrained", choices=("pretrained", "random"), doc="random = the untrained lower baseline")
     device: str = _f("auto", choices=DEVICES)
@@ -256,7 +256,7 @@ class FinetuneParams:
 
 @dataclass(frozen=True)
 class LinearParams:
-    """Linear probe: a linear classifier on frozen, cached clip features (method doc 6.2 views)."""
+    """Linear probe: a linear classifier on frozen, cached clip features (docs/mscl.md §6.2 views)."""
 
     init: str = _f("pretrained", choices=("pretrained", "random"))
     device: str = _f("auto", choices=DEVICES)
@@ -278,7 +278,7 @@ class LinearParams:
 
 @dataclass(frozen=True)
 class RetrieveParams:
-    """Nearest-neighbour video retrieval with frozen features (method doc 6.2, 8.10)."""
+    """Nearest-neighbour video retrieval with frozen features (docs/mscl.md §6.2, §8.10)."""
 
     init: str = _f("pretrained", choices=("pretrained", "random"))
     device: str = _f("auto", choices=DEVICES)

@@ -1,4 +1,4 @@
-"""Stage ``finetune``: fine-tune the pretrained encoder end to end and test it (method doc 6.1).
+"""Stage ``finetune``: fine-tune the pretrained encoder end to end and test it (docs/mscl.md §6.1).
 
 Metrics are percent top-1/top-5 at clip and video level, single-view and multi-view.
 """

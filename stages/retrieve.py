@@ -1,4 +1,4 @@
-"""Stage ``retrieve``: nearest-neighbour video retrieval with frozen features (method doc 6.2)."""
+"""Stage ``retrieve``: nearest-neighbour video retrieval with frozen features (docs/mscl.md §6.2)."""
 import argparse
 
 from mscl.data.labeled import split_tables

@@ -1,4 +1,4 @@
-"""dvc.yaml, stages/ and params.yaml agree (style rule 15)."""
+"""dvc.yaml, stages/ and params.yaml agree."""
 import ast
 import shlex
 

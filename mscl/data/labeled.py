@@ -1,11 +1,11 @@
-"""Labeled clips for the downstream stages: fine-tuning, linear probe and retrieval (method doc 6).
+"""Labeled clips for the downstream stages: fine-tuning, linear probe and retrieval (docs/mscl.md §6).
 
-Training (6.1): ``num_frames`` equal segments spread over the whole video, one random frame per
+Training (§6.1): ``num_frames`` equal segments spread over the whole video, one random frame per
 segment (TSN sampling), one random resized crop (area 0.08-1, aspect 3/4-4/3) resized to
 ``crop_size``, ImageNet normalisation; no flip (direction is the label in SSv2 and in our
 synthetic classes). Evaluation: ``clips`` clips of the same segments, clip c taking the frame
 at relative offset (c + 1/2) / clips inside every segment (one clip = the segment centres of
-6.1; several clips = evenly spaced starts with the segment length as a fixed stride), short side
+§6.1; several clips = evenly spaced starts with the segment length as a fixed stride), short side
 resized to ``crop_size``, then 1 centre crop or 3 crops along the long side.
 
 An item holds every view of one video, ``(V, 3, T, S, S)``, with its label and row index, so
@@ -94,8 +94,8 @@ def split_tables(videos_csv: str | Path, frames_dir: str | Path) -> SplitTables:
 def segment_indices(num_frames: int, segments: int, offsets: Tensor) -> Tensor:
     """Frame index at relative ``offsets`` inside ``segments`` equal segments of a video.
 
-    Frame i of a clip is floor((i + offset_i) * L / segments): the TSN sampling of method doc
-    6.1; a video shorter than ``segments`` repeats frames.
+    Frame i of a clip is floor((i + offset_i) * L / segments): the TSN sampling of docs/mscl.md
+    §6.1; a video shorter than ``segments`` repeats frames.
 
     Args:
         num_frames: L, frames in the video. offsets: (..., segments) in [0, 1).

@@ -1,4 +1,4 @@
-"""Pretraining data path (method doc sections 2.2-2.4): a video -> augmented query and key views.
+"""Pretraining data path (docs/mscl.md §2.2-2.4): a video -> augmented query and key views.
 
 Which views an item holds depends on the method (:data:`METHOD_VIEWS`): MSCL's RGB and flow
 clips; MoCo's two RGB clips; DCLR's two RGB clips and their static frames (docs/dclr.md). Only
@@ -6,13 +6,13 @@ MSCL reads flow: for the others the flow containers are never opened and every c
 video is a candidate (there is no MDS without flow). The text below describes the MSCL item.
 
 One item per usable video of a split (an epoch is a pass over videos, as in MSCL). An item draws
-a query start among the MDS-kept starts and a key start near it (2.2), cuts clips that wrap
+a query start among the MDS-kept starts and a key start near it (docs/mscl.md §2.2), cuts clips that wrap
 around the video end, reads RGB frame ``j*step`` with flow j by random access in the per-video
-containers, then augments on the CPU (2.3): per-frame max normalisation, one FRA angle per
+containers, then augments on the CPU (§2.3): per-frame max normalisation, one FRA angle per
 sample rotating both clips' flow, and per view (query, key) one random resized crop and one flip
 decision shared by the view's RGB clip and the two flow clips that :data:`FLOW_LAYOUTS` assigns
 to it (``pretrain.flow_layout``). Colour augmentation of RGB and colour coding of
-flow (2.4) run on the training device in :func:`prepare_batch`, or in the loader workers when
+flow (§2.4) run on the training device in :func:`prepare_batch`, or in the loader workers when
 ``gpu_augment`` is false.
 
 Raw items carry RGB as uint8 (a quarter of float32's bytes through worker shared memory and the
@@ -165,8 +165,8 @@ def flow_clips(flow: Tensor, T: int, generator: torch.Generator, *, fra: bool) -
 
     Args:
         flow: (2, 2T, H, W) normalised flow, query clip then key clip.
-        fra: rotate by one FRA angle drawn for the whole sample, shared by both clips (method
-            doc 2.3); False keeps the "rotated" clips unrotated (angle 0).
+        fra: rotate by one FRA angle drawn for the whole sample, shared by both clips (docs/mscl.md
+            §2.3); False keeps the "rotated" clips unrotated (angle 0).
     """
     # rotation keeps every vector's length, so rotating the normalised flow equals normalising
     # the rotated flow, the reference's order
@@ -176,7 +176,7 @@ def flow_clips(flow: Tensor, T: int, generator: torch.Generator, *, fra: bool) -
 
 def augment_view(rgb: Tensor, flow: Tensor, flow2: Tensor, generator: torch.Generator,
                  p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
-    """CPU augmentation of one view (method doc 2.3, 2.4 item 1): one random resized crop and one
+    """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
 
     Args:
@@ -209,7 +209,7 @@ def color_code(flow: Tensor) -> Tensor:
 
 
 def finish_augmentation(views: dict[str, Tensor], generator: torch.Generator, p: PretrainParams) -> dict[str, Tensor]:
-    """Method doc 2.4 on raw views: colour augmentation + ImageNet normalisation of RGB and static
+    """docs/mscl.md §2.4 on raw views: colour augmentation + ImageNet normalisation of RGB and static
     views (uint8 -> float, one draw per clip), colour coding of flow. Works per item (C, T, H, W)
     or per batch (B, C, T, H, W)."""
     out = {}
@@ -298,7 +298,7 @@ class PretrainDataset(Dataset):
         self.flows = np.array([str(Path(flow_dir) / f) for f in table["flow"]]) if p.needs_flow else None
         self.num_flows = table["num_flows"].to_numpy(np.int64)
         self.p, self.offset, self.step, self.max_replacements = p, offset, step, max_replacements
-        self.shift = p.shift_range * p.clip_len * p.interval  # method doc 2.2: U[-64, 64] in MSCL
+        self.shift = p.shift_range * p.clip_len * p.interval  # docs/mscl.md §2.2: U[-64, 64] in MSCL
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by persistent workers
         self._bad: set[int] = set()  # per process: unreadable videos, never drawn again
         self._cache = VideoCache(p.cache_mb * 2**20)  # per process
@@ -405,7 +405,7 @@ def augment_generator(seed: int, step: int, rank: int) -> torch.Generator:
 
 def prepare_batch(batch: PretrainBatch, device: torch.device | str, generator: torch.Generator,
                   p: PretrainParams) -> PretrainBatch:
-    """Move a batch to ``device`` and finish its augmentation there (method doc 2.4).
+    """Move a batch to ``device`` and finish its augmentation there (docs/mscl.md §2.4).
 
     Args:
         generator: CPU generator of the device-side augmentation (unused for prepared batches).

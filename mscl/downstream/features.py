@@ -1,11 +1,11 @@
 """The pretrained encoder and what the downstream stages run through it.
 
-Only the RGB query backbone of pretraining is kept (method doc 1, last point): the sidecar of
+Only the RGB query backbone of pretraining is kept (docs/mscl.md §1): the sidecar of
 ``encoder.pt`` names the backbone (``r3d_18`` or ``r2plus1d_18``) and its width, so a plain
 ``build_backbone(name, width)`` rebuilds it.
 Clip batches go through the network in ``channels_last_3d`` (about 5x faster than the default
 layout for the CPU demo's 3D convolutions, and the fast layout on GPUs) under bf16 autocast on
-CUDA. Retrieval (method doc 6.2) averages the pooled features of a video's views.
+CUDA. Retrieval (docs/mscl.md §6.2) averages the pooled features of a video's views.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def frozen_features(p: LinearParams | RetrieveParams, encoder: VideoResNet18, fi
 
 def video_retrieval(p: RetrieveParams, encoder: VideoResNet18, gallery: pd.DataFrame,
                     queries: pd.DataFrame) -> RetrievalResult:
-    """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), method doc 6.2."""
+    """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), docs/mscl.md §6.2."""
     g, q, videos_per_second = frozen_features(p, encoder, gallery, queries)
     sim = similarity(q.video, g.video)  # (Nq, Ng)
     recall = recall_at_k(sim, q.labels, g.labels)

@@ -1,6 +1,6 @@
 """Action recognition on top of the pretrained encoder: end-to-end fine-tuning and a linear probe.
 
-Fine-tuning follows method doc 6.1: the backbone (R3D-18 or R(2+1)D-18) + dropout 0.5 + a linear
+Fine-tuning follows docs/mscl.md §6.1: the backbone (R3D-18 or R(2+1)D-18) + dropout 0.5 + a linear
 head, SGD with momentum, weight decay, gradient clipping at 40 and a x0.1 step decay at milestone
 epochs. It is evaluated single-view (uniform segments, centre crop) and multi-view (clips x crops,
 softmax averaged per video). The linear probe keeps the encoder frozen: clip features are
@@ -114,7 +114,7 @@ class FinetuneResult(NamedTuple):
 
 def finetune(p: FinetuneParams, encoder: VideoResNet18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int,
              log: Log | None = None) -> FinetuneResult:
-    """Fine-tune ``encoder`` on the ``train`` videos and evaluate on ``test`` (method doc 6.1).
+    """Fine-tune ``encoder`` on the ``train`` videos and evaluate on ``test`` (docs/mscl.md §6.1).
 
     The single-view test runs after every epoch (``log`` receives it with the training loss and
     lr); the multi-view test runs once, on the final model. No epoch is selected on test data.

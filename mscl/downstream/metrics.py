@@ -1,7 +1,7 @@
 """Classification metrics: top-k accuracy, clip-to-video score aggregation, confusion matrix.
 
 Video scores average the softmax of a video's clip logits (mmaction's ``average_clips='prob'``,
-method doc 6.1); accuracies are fractions in [0, 1].
+docs/mscl.md §6.1); accuracies are fractions in [0, 1].
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nearest-neighbour video retrieval on feature matrices (method doc 6.2): pure functions.
+"""Nearest-neighbour video retrieval on feature matrices (docs/mscl.md §6.2): pure functions.
 
 Test videos are queries, train videos the gallery. Each set is centred by its own mean and
 L2-normalised, so the similarity is a cosine between centred features; a query scores a hit at

@@ -1,9 +1,9 @@
-"""Middlebury colour-wheel coding of optical flow (method doc sections 2.3 and 2.4).
+"""Middlebury colour-wheel coding of optical flow (docs/mscl.md §2.3, §2.4).
 
 Flow direction picks a hue on a 55-colour wheel, flow magnitude picks the saturation: zero
 flow is white, a unit vector is the fully saturated wheel colour, and vectors longer than one
 are darkened to 75 %. The flow encoder sees this 3-channel picture instead of raw (u, v), and
-MDS (section 4) compares consecutive pictures, so both go through :func:`flow_to_color`.
+MDS (§4) compares consecutive pictures, so both go through :func:`flow_to_color`.
 
 Works on any leading batch dimensions and on any device; the flow channel axis is ``-3``
 (a clip ``(2, T, H, W)`` becomes ``(T, 2, H, W)`` with ``flow.movedim(0, 1)``).
@@ -78,7 +78,7 @@ def flow_to_color(flow: Tensor) -> Tensor:
 
 
 def normalize_per_frame(flow: Tensor, eps: float = 1e-5) -> Tensor:
-    """Divide every flow frame by its largest vector length (method doc 2.3).
+    """Divide every flow frame by its largest vector length (docs/mscl.md §2.3).
 
     Args:
         flow: (..., 2, H, W) float, pixels.

@@ -1,6 +1,6 @@
 """The ``flow`` stage's work: TV-L1 flow of every video's frame pairs into one flow container.
 
-Pairs are (i, i + offset) for i = 0, step, 2 step, ... (design doc, "Flow"). Two backends:
+Pairs are (i, i + offset) for i = 0, step, 2 step, .... Two backends:
 ``opencv`` runs one video per worker process; ``torch`` batches the pairs of many videos on one
 device. Resumable as the frames stage: a container whose fingerprint matches is kept.
 """

@@ -1,4 +1,4 @@
-"""Per-frame motion statistics for Motion Differential Sampling (method doc section 4, steps 1-4).
+"""Per-frame motion statistics for Motion Differential Sampling (docs/mscl.md §4, steps 1-4).
 
 For every flow frame j of a video: a motion map M (how sharply the flow changes in space),
 an attention map A (M pooled into blocks, so regions with moving boundaries weigh more),
@@ -36,7 +36,7 @@ def sobel(image: Tensor) -> Tensor:
 
 
 def motion_map(flow: Tensor) -> Tensor:
-    """Magnitude of the spatial gradient of both flow components (section 4, step 1).
+    """Magnitude of the spatial gradient of both flow components (§4 step 1).
 
     Args:
         flow: (T, 2, H, W) float, pixels.
@@ -50,7 +50,7 @@ def motion_map(flow: Tensor) -> Tensor:
 
 
 def attention_map(motion: Tensor, block: int) -> Tensor:
-    """Block-averaged motion map, upsampled back and scaled to max 1 (section 4, step 2).
+    """Block-averaged motion map, upsampled back and scaled to max 1 (§4 step 2).
 
     Args:
         motion: (T, H, W) motion map.
@@ -72,7 +72,7 @@ def attention_map(motion: Tensor, block: int) -> Tensor:
 
 
 def weighted_color_maps(flow: Tensor, block: int) -> Tensor:
-    """Attention-weighted colour-coded flow W_j = A_j * C_j (section 4, step 3).
+    """Attention-weighted colour-coded flow W_j = A_j * C_j (§4 step 3).
 
     Args:
         flow: (T, 2, H, W) float, pixels.
@@ -88,7 +88,7 @@ def weighted_color_maps(flow: Tensor, block: int) -> Tensor:
 
 
 def frame_differential_scores(flow: Tensor, block: int = 28) -> Tensor:
-    """Motion-differential score s_j of every flow frame (section 4, step 4).
+    """Motion-differential score s_j of every flow frame (§4 step 4).
 
     Args:
         flow: (T, 2, H, W) float, pixels; a flow clip ``(2, T, H, W)`` needs ``movedim(0, 1)``.

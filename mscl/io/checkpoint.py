@@ -1,5 +1,5 @@
 """Checkpoints: a ``state_dict`` in ``.pt`` (loadable with ``weights_only=True``) plus a JSON
-sidecar saying how to rebuild the module (style rule 14), and full training states for resume."""
+sidecar saying how to rebuild the module, and full training states for resume."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""InfoNCE with one positive key and a bank of negatives (MoCo form, method doc 3.1-3.2).
+"""InfoNCE with one positive key and a bank of negatives (MoCo form, docs/mscl.md §3).
 
 Similarities, logits and the log-softmax are computed in float32 even inside a bf16 autocast
 region (the released code trains in float32)."""
@@ -51,5 +51,5 @@ def cross_entropy_top1(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
 def full_precision(x: Tensor) -> torch.autocast:
     """A region where autocast is off on ``x``'s device, so products and log-softmax run in the
     dtype of their (float32) inputs: bf16 similarities near 1 step by about 0.004, i.e. 0.06 in
-    a logit at temperature 0.07 (method notes: numerics)."""
+    a logit at temperature 0.07 (docs/mscl.md §8.15)."""
     return torch.autocast(x.device.type, enabled=False)

@@ -1,4 +1,4 @@
-"""Local motion contrast (LMCL, method doc 3.3): match each RGB time step to the flow at the same
+"""Local motion contrast (LMCL, docs/mscl.md §3.3): match each RGB time step to the flow at the same
 time step of the same clip, against the clip's other flow time steps and, with flow rotation
 (FRA), against every time step of its rotated flow."""
 from __future__ import annotations

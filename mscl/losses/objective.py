@@ -1,4 +1,4 @@
-"""The MSCL objective as named terms (method doc 3.1-3.4) and which encodings each term needs.
+"""The MSCL objective as named terms (docs/mscl.md §3.1-3.4) and which encodings each term needs.
 
 Streams: ``rgb``, ``flow`` (the flow branch's first call) and ``flow_rot`` (its second call). What
 the two flow calls hold is decided by the data path (``pretrain.flow_layout``, README "Clip
@@ -11,7 +11,7 @@ Every InfoNCE term is one query stream, one positive-key stream and one bank of 
 * ``flow_enqueued``: the flow queue after this step's first-call flow keys were enqueued. The
   released code reads it for the second-call MoCo term (so the first call's keys of the same
   video are negatives for its query) and for the RGB -> flow terms (so the positive key also
-  sits among the negatives, sec. 8.2).
+  sits among the negatives, docs/mscl.md §8.2).
 
 The RGB bank that flow -> RGB terms read is captured before the RGB enqueue in the released code,
 so it never holds the current keys.
@@ -43,7 +43,7 @@ class NceTerm(NamedTuple):
 
 
 def nce_terms(*, exclude_positives_from_queue: bool = False) -> dict[str, NceTerm]:
-    """The seven InfoNCE terms of sec. 3.1-3.2.
+    """The seven InfoNCE terms of docs/mscl.md §3.1-3.2.
 
     Args:
         exclude_positives_from_queue: False reproduces the released code (RGB -> flow and
@@ -115,5 +115,5 @@ def needed_streams(
 
 
 def total_loss(losses: Mapping[str, Tensor]) -> Tensor:
-    """Sum of the (already weighted) named terms, sec. 3.4."""
+    """Sum of the (already weighted) named terms, docs/mscl.md §3.4."""
     return sum(losses.values())

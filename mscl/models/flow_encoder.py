@@ -1,4 +1,4 @@
-"""Flow encoder: a frame-wise ("2D") ResNet-18 on colour-coded flow clips (method doc sec. 1).
+"""Flow encoder: a frame-wise ("2D") ResNet-18 on colour-coded flow clips (docs/mscl.md §1).
 
 Every conv has a temporal kernel of 1, so frames never mix inside the network; only the stem
 subsamples time (stride 2). Channels are a quarter of R3D's: width/4, width/2, width, 2*width

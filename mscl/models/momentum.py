@@ -1,7 +1,7 @@
 """Momentum (key) encoders and key queues: the MoCo machinery shared by every pretraining method.
 
 A :class:`MoCoBranch` bundles one query encoder + projection head, their momentum copies and the
-queue of past keys (method doc sec. 3.1). MSCL has an RGB and a flow branch; MoCo v2 has one.
+queue of past keys (docs/mscl.md §3.1). MSCL has an RGB and a flow branch; MoCo v2 has one.
 DCLR (:mod:`mscl.pretrain.dclr`) builds on :class:`MomentumEncoder` (one backbone, five heads)
 and its own :class:`KeyQueue` per embedding.
 """
@@ -37,7 +37,7 @@ def momentum_update(key: nn.Module, query: nn.Module, m: float) -> None:
 
 
 def age_decay(queue: Tensor, count: Tensor, decay: float) -> Tensor:
-    """Age-decayed negatives (method doc 3.1): column j scaled by decay ** count[j].
+    """Age-decayed negatives (docs/mscl.md §3.1): column j scaled by decay ** count[j].
 
     Args:
         queue: (dim, K) stored keys. count: (K,) enqueues since each slot was written.
@@ -134,5 +134,5 @@ class MoCoBranch(MomentumEncoder):
         return batch_unshuffle(embed(self.head_k, pooled), idx_unshuffle)
 
     def enqueue(self, k: Tensor) -> None:
-        """Append this step's keys (B, dim) from every process (method doc 3.1)."""
+        """Append this step's keys (B, dim) from every process (docs/mscl.md §3.1)."""
         self.queue.enqueue(all_gather(k))

@@ -1,7 +1,7 @@
-"""Pyramid neck on R3D stages: FPN followed by SEPC (method doc sec. 1, "TPNMoCo").
+"""Pyramid neck on R3D stages: FPN followed by SEPC (docs/mscl.md §1; the release's TPN neck).
 
 It turns [layer2, layer3, layer4] into maps with one channel count, of which only the finest
-level (T/2 x H/8 x W/8) feeds the local motion contrast (LMCL, sec. 3.3); the global embedding
+level (T/2 x H/8 x W/8) feeds the local motion contrast (LMCL, docs/mscl.md §3.3); the global embedding
 comes from the backbone, not from here.
 
 Initialisation: every conv is Xavier-uniform with zero bias. The released SEPC blocks draw

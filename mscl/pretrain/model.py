@@ -1,7 +1,7 @@
 """MSCL (and MoCo v2) pretraining model: encoders, momentum copies, queues, named loss terms.
 
 One call of :meth:`MSCL.forward` is one training step's worth of model work, in the order of the
-released code (method doc 3.1): momentum-update a branch's key nets, encode its keys (shuffle-BN),
+released code (docs/mscl.md §3.1): momentum-update a branch's key nets, encode its keys (shuffle-BN),
 encode queries, read the queues, enqueue the all-gathered keys, then compute the terms that read
 the flow queue after this step's original-flow keys were added. The momentum update and the
 enqueue are the explicit methods ``encode_keys`` and ``enqueue``; the loss maths are pure functions
@@ -36,9 +36,9 @@ class MSCL(nn.Module):
         lmcl: local motion contrast on/off (off also drops the pyramid neck).
         fra: flow rotation augmentation on/off (off drops every second-flow-call term and
             LMCL's extra negatives; no second flow clip is encoded).
-        exclude_positives_from_queue: see :func:`mscl.losses.objective.nce_terms` (sec. 8.2).
+        exclude_positives_from_queue: see :func:`mscl.losses.objective.nce_terms` (docs/mscl.md §8.2).
         single_flow_momentum_update: False = the flow key nets are EMA-updated again before the
-            rotated-flow keys, as released (sec. 8.3); True = once per step.
+            rotated-flow keys, as released (docs/mscl.md §8.3); True = once per step.
     """
 
     def __init__(
@@ -133,7 +133,7 @@ class MSCL(nn.Module):
         for stream in ("flow", "flow_rot"):
             if stream not in self.key_streams:
                 continue
-            # released code: the flow branch runs twice a step and EMA-updates both times (8.3)
+            # released code: the flow branch runs twice a step and EMA-updates both times (docs/mscl.md §8.3)
             if not (updated and self.single_flow_momentum_update):
                 self.flow.momentum_step(m_flow)
                 updated = True
@@ -157,7 +157,7 @@ class MSCL(nn.Module):
             self.flow.enqueue(k["flow"])
 
     def local_motion_loss(self, maps: dict[str, list[Tensor]]) -> tuple[Tensor, Tensor]:
-        """LMCL (sec. 3.3) between the finest pyramid level and flow layer4, both (B, C, T/2):
+        """LMCL (docs/mscl.md §3.3) between the finest pyramid level and flow layer4, both (B, C, T/2):
         the loss and its top-1 (see :func:`local_motion_contrast`)."""
         finest = self.pyramid(maps["rgb"][1:], levels=1)[0]  # (B, 2w, T/2, H/8, W/8)
         x_rgb = temporal_descriptors(finest)

@@ -1,4 +1,4 @@
-"""Per-iteration schedules as precomputed arrays, indexed by the global step (style rule 7)."""
+"""Per-iteration schedules as precomputed arrays, indexed by the global step."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ def cosine_lr(
     base_lr: float, total_iters: int, *, warmup_iters: int = 0, warmup_ratio: float = 0.1,
     min_lr: float = 0.0,
 ) -> np.ndarray:
-    """Cosine annealing from ``base_lr`` to ``min_lr`` with a linear warmup (method doc 5, 8.1).
+    """Cosine annealing from ``base_lr`` to ``min_lr`` with a linear warmup (docs/mscl.md §5, §8.1).
 
     The cosine runs over all iterations, warmup included; during the first ``warmup_iters`` it is
     multiplied by a factor rising linearly from ``warmup_ratio`` to 1 (mmcv's 'linear' warmup).
@@ -28,11 +28,11 @@ def cosine_lr(
 
 
 def cosine_momentum(base_m: float, total_iters: int, *, rate: float = 1.0) -> np.ndarray:
-    """Key-encoder momentum rising from ``base_m`` to 1 on a half cosine (method doc 3.1, "cosm").
+    """Key-encoder momentum rising from ``base_m`` to 1 on a half cosine (docs/mscl.md §3.1).
 
     m[i] = 1 - (1 - base_m) * (cos(pi f) + 1) / 2 with f = min(rate * i / N, 1). ``rate=2``
     reproduces the released flow branch, whose schedule advances twice per step and reaches 1
-    halfway through training (sec. 8.3).
+    halfway through training (docs/mscl.md §8.3).
 
     Returns:
         (total_iters,) float64, non-decreasing.

@@ -1,4 +1,4 @@
-"""Pretraining: setup in small functions, then the visible training loop (style rule 8).
+"""Pretraining: setup in small functions, then the visible training loop.
 
 Order of one step: lr and momentum from the precomputed schedules -> batch augmentation on the
 device -> forward (which momentum-updates the key nets, encodes keys and enqueues them, as the
@@ -35,7 +35,7 @@ from mscl.pretrain.schedules import cosine_lr, cosine_momentum, step_lr
 
 @dataclasses.dataclass(frozen=True)
 class Schedules:
-    """Per-iteration values indexed by the global step (style rule 7)."""
+    """Per-iteration values indexed by the global step."""
 
     lr: np.ndarray
     m_rgb: np.ndarray
@@ -47,7 +47,7 @@ class Schedules:
 
 
 def build_schedules(p: PretrainParams, iters_per_epoch: int) -> Schedules:
-    """Cosine lr with linear warmup (method doc 8.1) and cosine key momentum 0.994 -> 1 (3.1);
+    """Cosine lr with linear warmup (docs/mscl.md §8.1) and cosine key momentum 0.994 -> 1 (§3.1);
     with DCLR its step lr (``dclr_lr_milestones``) and constant momentum (``dclr_momentum``)
     unless those are set to MSCL's ([] and 0)."""
     total = p.epochs * iters_per_epoch
@@ -58,7 +58,7 @@ def build_schedules(p: PretrainParams, iters_per_epoch: int) -> Schedules:
         lr = cosine_lr(p.lr, total, warmup_iters=min(total, round(p.warmup_epochs * iters_per_epoch)),
                        warmup_ratio=p.warmup_ratio, min_lr=p.min_lr)
     m = np.full(total, p.dclr_momentum) if dclr and p.dclr_momentum else cosine_momentum(p.momentum_base, total)
-    # released flow branch runs twice per step, so its momentum schedule advances twice as fast (8.3)
+    # released flow branch runs twice per step, so its momentum schedule advances twice as fast (docs/mscl.md §8.3)
     rate = 1.0 if p.single_flow_momentum_update else 2.0
     return Schedules(lr, m, cosine_momentum(p.momentum_base, total, rate=rate))
 
@@ -82,7 +82,7 @@ def build_model(p: PretrainParams) -> MSCL | DCLR:
 
 
 def build_optimizer(model: torch.nn.Module, p: PretrainParams) -> torch.optim.SGD:
-    """SGD with momentum and weight decay on every trainable parameter (method doc 5)."""
+    """SGD with momentum and weight decay on every trainable parameter (docs/mscl.md §5)."""
     params = [t for t in model.parameters() if t.requires_grad]
     return torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
 

@@ -1,4 +1,4 @@
-"""Clip index arithmetic in flow-index units (method doc sections 2.1 and 2.2).
+"""Clip index arithmetic in flow-index units (docs/mscl.md §2.1, §2.2).
 
 Flow j is computed between stored RGB frames ``j*step`` and ``j*step + offset``; after this
 alignment RGB frame ``j*step`` and flow j share index j, and a video is L = ``num_flows`` long.
@@ -56,7 +56,7 @@ def sample_query_start(
     kept: Sequence[int] | np.ndarray,
     retries: int = 10,
 ) -> int:
-    """Query clip start: uniform, re-drawn until it is an MDS-kept start (section 2.2).
+    """Query clip start: uniform, re-drawn until it is an MDS-kept start (docs/mscl.md §2.2).
 
     Args:
         rng: random generator.
@@ -89,7 +89,7 @@ def sample_key_start(
     shift: int,
     rule: str = "released",
 ) -> int:
-    """Key clip start: a kept start near a random shift of the query (section 2.2).
+    """Key clip start: a kept start near a random shift of the query (docs/mscl.md §2.2, §8.14).
 
     The target is ``q_start + s``, s ~ UniformInt[-shift, shift]. Both rules start from the
     candidate 0, which can win even when it was not kept, as in the reference.

@@ -1,4 +1,4 @@
-"""Motion Differential Sampling: from per-frame scores to kept clip starts (method doc section 4,
+"""Motion Differential Sampling: from per-frame scores to kept clip starts (docs/mscl.md §4,
 steps 5-6).
 
 The per-frame scores s_j come from :func:`mscl.flow.motion.frame_differential_scores`; here they
@@ -10,13 +10,13 @@ import numpy as np
 
 
 def clip_scores(s: np.ndarray, clip_len: int = 8, stride: int = 4) -> np.ndarray:
-    """Score of the clip starting at every flow index (section 4, step 5).
+    """Score of the clip starting at every flow index (§4 step 5).
 
     Args:
         s: (L,) per-frame differential scores.
         clip_len: frames per clip.
-        stride: flow-index step between a clip's frames (4 in MSCL's MDS, see method doc
-            section 8 item 7).
+        stride: flow-index step between a clip's frames (4 in MSCL's MDS, see docs/mscl.md
+            §8.7).
 
     Returns:
         (L,) c_i = (1/clip_len) * sum_{k < clip_len, i + stride*k < L} s_{i + stride*k}.
@@ -34,7 +34,7 @@ def clip_scores(s: np.ndarray, clip_len: int = 8, stride: int = 4) -> np.ndarray
 
 
 def motion_differential_sampling(c: np.ndarray) -> np.ndarray:
-    """Clip starts whose score is strictly above the median of the video (section 4, step 6).
+    """Clip starts whose score is strictly above the median of the video (§4 step 6).
 
     Args:
         c: (L,) clip scores from :func:`clip_scores`.

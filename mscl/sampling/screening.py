@@ -1,4 +1,4 @@
-"""The ``screen`` stage's work: Motion Differential Sampling of every video (method doc section 4).
+"""The ``screen`` stage's work: Motion Differential Sampling of every video (docs/mscl.md §4).
 
 For each usable video the quantised flow is read back, dequantised and scored on a device
 (:func:`mscl.flow.motion.frame_differential_scores`), every flow index becomes a candidate clip
@@ -80,7 +80,7 @@ def screen_video(path: str | Path, p: ScreenParams, device: torch.device) -> tup
     """Clip scores of every candidate start of one flow container and the kept starts.
 
     Returns:
-        c (L,) clip scores (method doc section 4, step 5), kept (K,) int64 starts (step 6).
+        c (L,) clip scores (docs/mscl.md §4 step 5), kept (K,) int64 starts (step 6).
     """
     with FlowReader(path) as reader:
         s = video_frame_scores(reader, block=p.block, device=device)

@@ -1,4 +1,4 @@
-"""RGB-only photometric augmentation of MSCL (method doc 2.4 item 2), batched over clips and frames.
+"""RGB-only photometric augmentation of MSCL (docs/mscl.md §2.4), batched over clips and frames.
 
 Order: colour jitter (p=0.8), random grayscale (p=0.2), Gaussian blur (p=0.5), then ImageNet
 mean/std normalisation. Inputs are clips ``(3, T, H, W)`` or batches ``(B, 3, T, H, W)`` in
@@ -109,7 +109,7 @@ def draw_jitter_params(
     """Draw ColorJitter factors for n clips of T frames, as torchvision's ColorJitter.
 
     brightness, contrast, saturation ~ U[max(0, 1 - s), 1 + s]; hue ~ U[-s, s]. Literal MSCL
-    (kornia under 'batch' sync) draws them per frame (method doc 8.6); ``consistent=True``
+    (kornia under 'batch' sync) draws them per frame (docs/mscl.md §8.6); ``consistent=True``
     draws one set per clip and repeats it over the T frames. The op order is one random
     permutation per call (as kornia), i.e. per clip when called on one clip.
     """
@@ -189,7 +189,7 @@ def color_augment(
     """MSCL's RGB augmentation of one view: jitter, grayscale, blur, ImageNet normalisation.
 
     Apply/not decisions and the blur sigma are drawn per clip and shared by its T frames
-    (method doc 2.4 item 2, 'batch' sync); jitter factors per frame unless ``consistent``.
+    (docs/mscl.md §2.4); jitter factors per frame unless ``consistent``.
 
     Args:
         rgb: (..., 3, T, H, W) float in [0, 1].

@@ -1,8 +1,8 @@
-"""Flow Rotation Augmentation (FRA, method doc 2.3): motion-shuffled negatives by rotating flow.
+"""Flow Rotation Augmentation (FRA, docs/mscl.md §2.3): motion-shuffled negatives by rotating flow.
 
 Each clip draws an angle index cid ~ U{0..7} and every flow vector of its T frames is rotated by
 beta = (0.2 + 0.2 cid) pi. The released code spreads ratios (0.2, 1.8) over 8 chunks, so the
-angles are {0.2, ..., 1.6} pi and 1.8 pi is never reached; we keep that set (method doc 8.4).
+angles are {0.2, ..., 1.6} pi and 1.8 pi is never reached; we keep that set (docs/mscl.md §8.4).
 Per-frame max normalisation of the rotated flow lives in ``mscl.flow.colorwheel``.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 
 import torch
 
-NUM_ANGLES = 8  # method doc 2.3: num_chunks
+NUM_ANGLES = 8  # docs/mscl.md §8.4: the release's chunks
 FIRST_ANGLE = 0.2  # in units of pi; also the spacing between consecutive angles
 
 
@@ -40,7 +40,7 @@ def flow_rotation(flow: torch.Tensor, beta: float | torch.Tensor) -> torch.Tenso
     """Rotate every flow vector by beta: u' = cos b u - sin b v, v' = sin b u + cos b v.
 
     The rotation is counter-clockwise in (u, v) coordinates; since v points down in the image,
-    it turns clockwise on screen. One angle per clip, shared by its frames (method doc 2.3).
+    it turns clockwise on screen. One angle per clip, shared by its frames (docs/mscl.md §2.3).
 
     Args:
         flow: (..., 2, T, H, W), channel 0 = u, 1 = v.

@@ -1,4 +1,4 @@
-"""Crop, resize and flip applied identically to an RGB clip and its flow (method doc 2.3, 2.4).
+"""Crop, resize and flip applied identically to an RGB clip and its flow (docs/mscl.md §2.3).
 
 Every function takes one clip ``(C, T, H, W)`` or a batch ``(B, C, T, H, W)``; per-clip
 parameters (boxes, flip decisions) then have shape ``()`` / ``(4,)`` or ``(B,)`` / ``(B, 4)``.
@@ -53,8 +53,8 @@ def random_resized_crop_boxes(
 
     As torchvision's RandomResizedCrop: area ~ U[scale] * H * W, aspect w/h log-uniform in
     ``ratio``; a draw that does not fit is redrawn, and after ``tries`` misses the box is the
-    centred one with its aspect clamped into ``ratio``. MSCL uses scale (0.2, 1) (method doc
-    2.3, 8.11); the caller draws query and key boxes independently.
+    centred one with its aspect clamped into ``ratio``. MSCL uses scale (0.2, 1) (docs/mscl.md
+    §2.3, §8.11); the caller draws query and key boxes independently.
 
     Returns:
         (n, 4) long boxes (top, left, h, w).
@@ -135,7 +135,7 @@ def rescale_flow_vectors(flow: torch.Tensor, boxes: torch.Tensor, size: Size) ->
     """Scale flow vectors as their crop is resized: u * out_w / w, v * out_h / h.
 
     The physically consistent option; literal MSCL leaves the (max-normalised) values
-    unchanged on resize (method doc 2.3), so callers apply this only behind a flag.
+    unchanged on resize (docs/mscl.md §8.16), so callers apply this only behind a flag.
 
     Args:
         flow: (..., 2, T, H, W); boxes: (..., 4) as for :func:`resized_crop`.
@@ -174,7 +174,7 @@ def resize_short_side(x: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def draw_flips(n: int, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    """One horizontal-flip decision per clip (method doc 2.4 item 1). Returns (n,) bool."""
+    """One horizontal-flip decision per clip (docs/mscl.md §2.3). Returns (n,) bool."""
     return torch.rand(n, generator=generator) < p
 
 
@@ -193,7 +193,7 @@ def flip_flow(flow: torch.Tensor, flips: torch.Tensor, *, negate_u: bool = False
     """Mirror flow clips along W; optionally negate u so that vectors follow the mirror.
 
     Literal MSCL (``negate_u=False``) flips the colour-coded flow image without touching the
-    vectors (method doc 2.4 item 1, 8.5); colour coding is per pixel, so flipping the (u, v)
+    vectors (docs/mscl.md §8.5); colour coding is per pixel, so flipping the (u, v)
     field first and coding it afterwards gives the same picture. ``negate_u=True`` is the
     physically consistent flip: a rightward motion becomes a leftward one.
 
@@ -247,7 +247,7 @@ def crop_flip_rgb_flow(
     """MSCL's spatial augmentation of one view: shared random resized crop, then shared flip.
 
     The RGB clip and the flow of the same clip get the same box and the same flip decision
-    (method doc 2.3, 2.4 item 1, 8.11); draw the query and key views with separate calls.
+    (docs/mscl.md §2.3, §8.11); draw the query and key views with separate calls.
 
     Args:
         rgb: (..., 3, T, H, W); flow: (..., 2, T', H, W) (same H, W as ``rgb``).

@@ -101,9 +101,11 @@ def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_in
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process(pretrain_inputs, tmp_path):
+@pytest.mark.parametrize("method", ["mscl", "dclr"])
+def test_two_gloo_processes_match_one_process(pretrain_inputs, tmp_path, method):
     # per-item augmentation in the workers and BatchNorm over the global batch make the runs equivalent
-    same = {"epochs": 1, "gpu_augment": False, "sync_bn": True, "master_port": 29000 + os.getpid() % 1000}
+    same = {"epochs": 1, "gpu_augment": False, "sync_bn": True, "master_port": 29000 + os.getpid() % 1000,
+            "method": method}
     one = tiny_params(tmp_path / "one.yaml", {"pretrain": same})
     two = tiny_params(tmp_path / "two.yaml", {"pretrain": {**same, "gpus": 2}})
     run_stage("pretrain", *pretrain_args(pretrain_inputs, one, tmp_path / "one"))
