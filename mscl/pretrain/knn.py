@@ -1,13 +1,19 @@
-"""kNN monitor: how well the RGB encoder being trained already separates the labelled classes.
+"""kNN monitors: how well the encoders being trained already separate the labelled classes.
 
 Every ``pretrain.knn_every`` steps the pooled features of the RGB query encoder (eval mode, one
 centre view per video, the pretraining clip length and crop) of the labelled train videos
 classify the evaluation videos by a similarity-weighted vote of their k nearest neighbours. The
 views are decoded once and kept in memory (at most ``pretrain.knn_videos`` videos per split), so
 a check costs one forward pass over them. It reads labels only to monitor; training never sees them.
+
+With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``): flow exists
+for the train split only, so each train video is classified by the other train videos
+(leave-one-out). Side by side the two curves show where learning stops: a flow encoder that
+separates motion while the RGB encoder does not means the cross-modal transfer is the bottleneck.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mscl.data.labeled import LabeledClips, split_tables
+from mscl.data.pretrain import color_code
+from mscl.flow.colorwheel import normalize_per_frame
+from mscl.io.flow_files import FlowReader
+from mscl.io.tables import USABLE, read_csv, read_videos
+from mscl.transforms.spatial import center_crop, resize_short_side
 
 
 def knn_predict(train_x: Tensor, train_y: Tensor, test_x: Tensor, *, k: int, temperature: float = 0.07,
@@ -33,10 +44,22 @@ def knn_predict(train_x: Tensor, train_y: Tensor, test_x: Tensor, *, k: int, tem
     """
     mean = train_x.mean(dim=0, keepdim=True)
     a, b = F.normalize(test_x - mean, dim=1), F.normalize(train_x - mean, dim=1)
-    sim = a @ b.T  # (M, N)
-    top, idx = sim.topk(min(k, len(train_x)), dim=1)  # (M, k)
+    return _vote(a @ b.T, train_y, k=k, temperature=temperature, num_classes=num_classes)
+
+
+def knn_leave_one_out(x: Tensor, y: Tensor, *, k: int, temperature: float = 0.07,
+                      num_classes: int | None = None) -> Tensor:
+    """:func:`knn_predict` of every row of ``x`` (N, D) from all the other rows: (N,) labels."""
+    z = F.normalize(x - x.mean(dim=0, keepdim=True), dim=1)
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))  # never its own neighbour
+    return _vote(sim, y, k=min(k, len(x) - 1), temperature=temperature, num_classes=num_classes)
+
+
+def _vote(sim: Tensor, train_y: Tensor, *, k: int, temperature: float, num_classes: int | None) -> Tensor:
+    """Weighted vote of the ``k`` most similar train rows (columns of ``sim`` (M, N)): (M,) labels."""
+    top, idx = sim.topk(min(k, sim.shape[1]), dim=1)  # (M, k)
     C = int(num_classes or int(train_y.max()) + 1)
-    votes = torch.zeros(len(test_x), C, dtype=sim.dtype)
+    votes = torch.zeros(sim.shape[0], C, dtype=sim.dtype)
     votes.scatter_add_(1, train_y[idx], (top / temperature).exp())
     return votes.argmax(dim=1)
 
@@ -64,22 +87,69 @@ class KnnMonitor:
             self.views[name] = torch.stack([it.views[0] for it in items])  # (N, 3, T, S, S)
             self.labels[name] = torch.tensor([it.label for it in items])
 
-    @torch.no_grad()
     def features(self, encoder: torch.nn.Module, split: str, device: torch.device) -> Tensor:
         """(N, D) float32 pooled features of the split's views."""
-        out = []
-        for chunk in self.views[split].split(self.batch_size):
-            x = chunk.to(device).contiguous(memory_format=torch.channels_last_3d)
-            out.append(encoder.pooled_feature(x).float().cpu())
-        return torch.cat(out)
+        return pooled_features(encoder, self.views[split], device, self.batch_size)
 
     def __call__(self, encoder: torch.nn.Module, device: torch.device) -> float:
         """kNN top-1 in percent; the encoder is evaluated in eval mode and left in its former mode."""
-        was_training = encoder.training
-        encoder.eval()
-        try:
+        with evaluating(encoder):
             train_x, test_x = self.features(encoder, "train", device), self.features(encoder, "test", device)
-        finally:
-            encoder.train(was_training)
         pred = knn_predict(train_x, self.labels["train"], test_x, k=self.k, num_classes=self.num_classes)
         return 100.0 * float((pred == self.labels["test"]).float().mean())
+
+
+class FlowKnnMonitor:
+    """Leave-one-out kNN top-1 of the train videos with the flow encoder (see the module docstring).
+
+    Views: the centre clip of each video's flow (``clip_len`` flows ``interval`` apart), every
+    frame divided by its largest vector as in training, resized to short side ``crop_size``,
+    centre-cropped and colour-coded: (N, 3, T, S, S) in [0, 1], built once.
+    """
+
+    def __init__(self, videos_csv: str | Path, flow_dir: str | Path, *, clip_len: int, interval: int, crop_size: int,
+                 k: int, max_videos: int, batch_size: int = 32):
+        manifest = read_csv(Path(flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
+        usable = manifest[manifest["status"].isin(USABLE) & (manifest["num_flows"] > 0)]
+        videos = read_videos(videos_csv)
+        table = _subset(videos[["video_id", "label"]].merge(usable, on="video_id"), max_videos)
+        if table["label"].nunique() < 2:
+            raise ValueError("the flow kNN monitor needs flow of at least two classes")
+        views = []
+        for r in table.itertuples():
+            L, span = int(r.num_flows), clip_len * interval
+            start = max(0, (L - span) // 2)
+            with FlowReader(Path(flow_dir) / r.flow) as fr:
+                flow = fr.read([(start + interval * i) % L for i in range(clip_len)])  # (T, H, W, 2)
+            flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, T, H, W)
+            views.append(color_code(center_crop(resize_short_side(flow, crop_size), crop_size)))
+        self.views, self.labels = torch.stack(views), torch.tensor(table["label"].to_numpy())
+        self.k, self.batch_size, self.num_classes = k, batch_size, int(videos["label"].max()) + 1
+
+    def __call__(self, encoder: torch.nn.Module, device: torch.device) -> float:
+        """Leave-one-out kNN top-1 in percent of the flow encoder (eval mode, then its former mode)."""
+        with evaluating(encoder):
+            x = pooled_features(encoder, self.views, device, self.batch_size)
+        pred = knn_leave_one_out(x, self.labels, k=self.k, num_classes=self.num_classes)
+        return 100.0 * float((pred == self.labels).float().mean())
+
+
+@torch.no_grad()
+def pooled_features(encoder: torch.nn.Module, views: Tensor, device: torch.device, batch_size: int) -> Tensor:
+    """(N, D) float32 pooled features (the encoder's first output) of ``views`` (N, C, T, S, S)."""
+    out = []
+    for chunk in views.split(batch_size):
+        x = chunk.to(device).contiguous(memory_format=torch.channels_last_3d)
+        out.append(encoder(x)[0].float().cpu())
+    return torch.cat(out)
+
+
+@contextlib.contextmanager
+def evaluating(module: torch.nn.Module):
+    """Eval mode inside the block; the module's former mode afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

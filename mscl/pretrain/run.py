@@ -17,7 +17,7 @@ from mscl.io.checkpoint import save_module
 from mscl.io.tables import read_csv, read_videos
 from mscl.models.sync_bn import convert_batchnorm
 from mscl.params import PretrainParams, to_dict
-from mscl.pretrain.knn import KnnMonitor
+from mscl.pretrain.knn import FlowKnnMonitor, KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.train import build_model, build_optimizer, build_schedules, prepare_model, resume, run_fingerprint, train
 
@@ -63,6 +63,19 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, 
     return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=flow_offset, step=flow_step)
 
 
+def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module) -> dict:
+    """{logged name: check of the model}: kNN top-1 of the RGB encoder (every method) and, with
+    flow, leave-one-out kNN top-1 of the flow encoder on the train split."""
+    rgb = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.clip_len, crop_size=p.crop_size, k=p.knn_k,
+                     max_videos=p.knn_videos)
+    monitors = {"knn_top1": lambda model, device: rgb(model.backbone, device)}
+    if getattr(model, "flow", None) is not None:
+        flow = FlowKnnMonitor(paths.videos_csv, paths.flow_dir, clip_len=p.clip_len, interval=p.interval,
+                              crop_size=p.crop_size, k=p.knn_k, max_videos=p.knn_videos)
+        monitors["knn_flow_top1"] = lambda model, device: flow(model.flow.encoder_q, device)
+    return monitors
+
+
 def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     """Hash of the tables the run reads and of the library's source: a checkpoint written from
     other data or by other code is not resumed (DVC reruns the stage when either changes)."""
@@ -102,13 +115,10 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     start, last = resume(paths.checkpoint, model, optimizer, fingerprint)
     log = TrainLog(paths.work_live, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
-    knn = None
-    if p.knn_every and dist.is_main():
-        knn = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.clip_len, crop_size=p.crop_size, k=p.knn_k,
-                         max_videos=p.knn_videos)
+    monitors = knn_monitors(p, paths, model) if p.knn_every and dist.is_main() else {}
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
-                     log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, knn=knn)
+                     log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, monitors=monitors)
     finally:
         log.close()
     metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr")}  # the final lr is the schedule's end

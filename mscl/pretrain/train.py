@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from mscl.params import PretrainParams, to_dict
 from mscl.losses.dclr import TERMS as DCLR_TERMS
 from mscl.losses.objective import TERMS as MSCL_TERMS
 from mscl.pretrain.dclr import DCLR
-from mscl.pretrain.knn import KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
 from mscl.pretrain.schedules import cosine_lr, cosine_momentum, step_lr
@@ -159,12 +159,12 @@ def model_inputs(b: PretrainBatch, p: PretrainParams) -> dict[str, torch.Tensor]
 
 def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Optimizer, sched: Schedules, *,
           start: int, p: PretrainParams, device: torch.device, log: TrainLog, checkpoint: Path, fingerprint: str,
-          knn: KnnMonitor | None = None) -> dict:
+          monitors: dict[str, Callable[[torch.nn.Module, torch.device], float]] | None = None) -> dict:
     """Run steps ``start .. sched.total - 1`` over ``batches``; returns the last logged values.
 
     ``model`` is what runs the forward (possibly DDP/compiled), ``raw`` the plain MSCL module
-    whose state is checkpointed; ``knn`` (main process only) checks the RGB encoder every
-    ``p.knn_every`` steps and at the end.
+    whose state is checkpointed; ``monitors`` (main process only) are {logged name: check of the raw
+    model}, run every ``p.knn_every`` steps and at the end (e.g. the kNN monitors).
     """
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and p.bf16 else nullcontext()
     trainable = [t for t in raw.parameters() if t.requires_grad]
@@ -188,8 +188,9 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
         now = time.perf_counter()
         log.step(step, losses, lr=sched.lr[step - 1], clips_per_s=p.batch_size / (now - tick), replaced=b.replaced,
                  top1=raw.top1)
-        if knn is not None and (step % p.knn_every == 0 or step == sched.total):
-            log.log_value(step, "knn_top1", knn(raw.backbone, device))
+        if monitors and (step % p.knn_every == 0 or step == sched.total):
+            for name, check in monitors.items():
+                log.log_value(step, name, check(raw, device))
         tick = time.perf_counter()  # the kNN check is not training time
         if step % p.checkpoint_every == 0 or step == sched.total:
             if dist.is_main():

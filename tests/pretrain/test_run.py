@@ -36,9 +36,9 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     # diagnostics: contrastive top-1 of every term (percent) and the kNN monitor at the last step
     assert {"top1_rgb_moco", "top1_lmcl", "top1_flow_rot_rgb"} <= set(metrics)
     assert all(0 <= metrics[k] <= 100 for k in metrics if k.startswith("top1_"))
-    assert 0 <= metrics["knn_top1"] <= 100
+    assert 0 <= metrics["knn_top1"] <= 100 and 0 <= metrics["knn_flow_top1"] <= 100  # flow encoder: leave-one-out
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
-    for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s", "top1_lmcl", "knn_top1"):
+    for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s", "top1_lmcl", "knn_top1", "knn_flow_top1"):
         assert (tmp_path / f"live/plots/metrics/train/{term}.tsv").exists()
     # a rerun of a finished run (`dvc repro -f pretrain`) trains afresh, to the same result on CPU
     again = run_stage("pretrain", *pretrain_args(pretrain_inputs, params, tmp_path))
@@ -59,7 +59,7 @@ def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_i
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     terms = ("dclr_vv", "dclr_vs", "dclr_sv", "dclr_vd", "dclr_dv")
     assert set(metrics) >= {*terms, *(f"top1_{t}" for t in terms), "loss", "knn_top1"}
-    assert not {"rgb_moco", "lmcl"} & set(metrics)
+    assert not {"rgb_moco", "lmcl", "knn_flow_top1"} & set(metrics)
 
 
 def _snapshot(out):
