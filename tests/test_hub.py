@@ -53,6 +53,7 @@ def test_unknown_backbone_is_refused(tmp_path):
             load(tmp_path / "encoder.pt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["export", "torchscript"])
 def test_exported_encoder_needs_torch_alone_and_gives_the_same_features(tmp_path, fmt):
     _encoder(tmp_path, 4)
@@ -79,6 +80,7 @@ def _classifier(tmp_path, favourite: int, backbone: str = "r3d_18"):
     return model.eval()
 
 
+@pytest.mark.slow
 def test_predict_prints_the_top_classes_of_a_video_file(tmp_path):
     _classifier(tmp_path, favourite=2)
     video = moving_video(tmp_path / "clip.mp4", frames=12)

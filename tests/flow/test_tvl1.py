@@ -59,6 +59,7 @@ def test_pair_order_sets_flow_direction(motion_pairs, flow_epe):
     assert flow_epe(backward, -truth, MARGIN) < SYNTHETIC_EPE
 
 
+@pytest.mark.slow
 def test_opencv_on_decoded_video(hopper_video, flow_epe):
     frames, truth = hopper_video
     flow = tvl1_pairs_opencv(to_gray(frames), [(t, t + 1) for t in range(4)], FlowParams())

@@ -55,6 +55,7 @@ def test_torch_agrees_with_opencv_on_synthetic_motion(synthetic_flows, flow_epe,
     assert flow_epe(ours, theirs, MARGIN) <= INTERIOR_AGREEMENT_EPE
 
 
+@pytest.mark.slow
 def test_torch_agrees_with_opencv_on_decoded_video(hopper_video, flow_epe):
     frames, truth = hopper_video
     gray, pairs = to_gray(frames), [(t, t + 1) for t in range(4)]
@@ -77,6 +78,7 @@ def test_torch_agrees_with_opencv_with_illumination_term(motion_pairs, flow_epe)
     assert flow_epe(ours, theirs, MARGIN) <= INTERIOR_AGREEMENT_EPE  # measured 0.009
 
 
+@pytest.mark.slow
 def test_batch_equals_pairs_one_at_a_time(motion_pairs, hopper_video):
     # The identical-frames pair stops after one iteration of every warp (zero update), the
     # others after tens: a batch mixes pairs that stop at different iterations, and in the
@@ -101,6 +103,7 @@ def test_pyramid_sizes_follow_opencv_rule():
     assert [tuple(level.shape[-2:]) for level in small] == [(30, 40), (24, 32), (19, 26)]
 
 
+@pytest.mark.slow
 def test_torch_backend_imports_without_cv2_and_av():
     code = (
         "import sys; sys.modules['cv2'] = None; sys.modules['av'] = None\n"

@@ -20,6 +20,8 @@ from mscl.sampling.screening import screen_videos
 
 from helpers import REPO, moving_video, run_stage
 
+pytestmark = pytest.mark.slow  # a real Ray instance or real stage runs: seconds each
+
 LOCAL, RAY = ClusterParams(), ClusterParams(executor="ray")
 FRAMES = FramesParams(short_side=48, min_frames=8, workers=2)
 FLOW = FlowParams(offset=2, step=1, workers=2, scales=3, warps=3, outer_iterations=5, inner_iterations=20,

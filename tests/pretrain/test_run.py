@@ -22,6 +22,7 @@ def _curve(out):
     return pd.read_csv(out / "live/plots/metrics/train/loss.tsv", sep="\t")
 
 
+@pytest.mark.slow
 def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp_path):
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1}})
     done = run_stage("pretrain", *pretrain_args(pretrain_inputs, params, tmp_path))
@@ -47,6 +48,7 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
 
 
+@pytest.mark.slow
 def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_inputs, tmp_path):
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
                                                                  "knn_every": 2}})

@@ -109,6 +109,7 @@ def test_picture_of_scores(screened_inputs, tmp_path):
     assert (tmp_path / "flat.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_stage_writes_samples_picture_and_metrics(screened_inputs, tmp_path, write_params):
     videos, manifest, flow_dir = screened_inputs
     videos.to_csv(tmp_path / "videos.csv", index=False)

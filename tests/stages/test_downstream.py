@@ -70,6 +70,7 @@ def test_downstream_stages_write_their_outputs(tmp_path, write_params):
     assert (tmp_path / "reports/retrieve/neighbours.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_bad_params_stop_before_any_work(tmp_path, write_params):
     params = write_params({"retrieve": {"crops": 2}})
     r = run_stage("retrieve", params, tmp_path / "e.pt", tmp_path / "v.csv", tmp_path / "frames",

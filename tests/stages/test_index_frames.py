@@ -14,6 +14,7 @@ from mscl.io.frames import read_meta
 from helpers import REPO, moving_video, run_stage
 
 
+@pytest.mark.slow
 def test_index_then_frames_on_tiny_synthetic(tmp_path, write_params):
     params = write_params({"index": {"videos_per_class": 1, "num_frames": 18, "height": 32, "width": 40},
                            "frames": {"short_side": 32, "workers": 1}})
