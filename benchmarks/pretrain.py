@@ -28,6 +28,7 @@ from mscl.data.pretrain import METHOD_VIEWS, PretrainBatch, PretrainDataset, mak
 from mscl.data.sampler import batches_from
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
+from mscl.losses.objective import total_loss
 from mscl.models.r3d import R3D18
 from mscl.params import PretrainParams
 from mscl.pretrain.train import build_model, build_optimizer, model_inputs
@@ -81,7 +82,7 @@ def mscl_step(p: PretrainParams, device: torch.device, batches):
         b = prepare_batch(next(batches), device, gen, p)
         with amp(device, p):
             losses = runner(**model_inputs(b, p), m_rgb=0.999, m_flow=0.999)
-        loss = sum(losses.values())
+        loss = total_loss(losses)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 40.0)

@@ -9,12 +9,14 @@ from :mod:`mscl.losses`. Only ``rgb.encoder_q`` (the backbone) is kept for downs
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor, nn
 
 from mscl.losses.infonce import info_nce_top1
 from mscl.losses.lmcl import local_motion_contrast, temporal_descriptors
-from mscl.losses.objective import active_terms, needed_streams, nce_terms
+from mscl.losses.objective import TERMS, active_terms, needed_streams, nce_terms
 from mscl.models.flow_encoder import FlowEncoder
 from mscl.models.heads import ProjectionHead
 from mscl.models.momentum import MoCoBranch
@@ -32,7 +34,8 @@ class MSCL(nn.Module):
         dim: embedding size (128). queue_size: K negatives per queue (65536).
         temperature: InfoNCE and LMCL temperature (0.07).
         queue_decay: per-enqueue age decay of queued negatives (0.99999; 1.0 = plain MoCo).
-        *_weight: weight of each named term; 0 removes the term and skips its compute.
+        weights: {term of :data:`mscl.losses.objective.TERMS`: weight}, 1 for a term not named;
+            0 removes the term and skips its compute.
         lmcl: local motion contrast on/off (off also drops the pyramid neck).
         fra: flow rotation augmentation on/off (off drops every second-flow-call term and
             LMCL's extra negatives; no second flow clip is encoded).
@@ -44,20 +47,11 @@ class MSCL(nn.Module):
     def __init__(
         self, *, method: str = "mscl", backbone: str = "r3d_18", width: int = 64, flow_width: int = 64, dim: int = 128,
         queue_size: int = 65536, temperature: float = 0.07, queue_decay: float = 0.99999,
-        rgb_moco_weight: float = 1.0, flow_moco_weight: float = 1.0,
-        flow_rot_moco_weight: float = 1.0, rgb_flow_weight: float = 1.0,
-        flow_rgb_weight: float = 1.0, rgb_flow_rot_weight: float = 1.0,
-        flow_rot_rgb_weight: float = 1.0, lmcl_weight: float = 1.0,
-        lmcl: bool = True, fra: bool = True,
+        weights: Mapping[str, float] | None = None, lmcl: bool = True, fra: bool = True,
         exclude_positives_from_queue: bool = False, single_flow_momentum_update: bool = False,
     ):
         super().__init__()
-        weights = {
-            "rgb_moco": rgb_moco_weight, "flow_moco": flow_moco_weight,
-            "flow_rot_moco": flow_rot_moco_weight, "rgb_flow": rgb_flow_weight,
-            "flow_rgb": flow_rgb_weight, "rgb_flow_rot": rgb_flow_rot_weight,
-            "flow_rot_rgb": flow_rot_rgb_weight, "lmcl": lmcl_weight,
-        }
+        weights = {name: 1.0 for name in TERMS} | dict(weights or {})
         self.active = active_terms(weights, method=method, lmcl=lmcl, fra=fra)
         self.terms = nce_terms(exclude_positives_from_queue=exclude_positives_from_queue)
         self.query_streams, self.key_streams = needed_streams(self.active, self.terms, fra=fra)

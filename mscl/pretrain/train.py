@@ -24,6 +24,7 @@ from mscl.io.pool import fingerprint
 from mscl.params import PretrainParams, to_dict
 from mscl.losses.dclr import TERMS as DCLR_TERMS
 from mscl.losses.objective import TERMS as MSCL_TERMS
+from mscl.losses.objective import total_loss
 from mscl.pretrain.dclr import DCLR
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
@@ -74,11 +75,11 @@ def build_model(p: PretrainParams) -> MSCL | DCLR:
         return DCLR(weights=term_weights(p, DCLR_TERMS), backbone=p.backbone, width=p.width, dim=p.dim,
                     queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.dclr_queue_decay,
                     wrap=p.dclr_wrap, topk=p.dclr_topk)
-    weights = {f"{name}_weight": w for name, w in term_weights(p, MSCL_TERMS).items()}
     return MSCL(method=p.method, backbone=p.backbone, width=p.width, flow_width=p.flow_width, dim=p.dim,
-                queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.queue_decay, lmcl=p.lmcl,
-                fra=p.fra, exclude_positives_from_queue=p.exclude_positives_from_queue,
-                single_flow_momentum_update=p.single_flow_momentum_update, **weights)
+                queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.queue_decay,
+                weights=term_weights(p, MSCL_TERMS), lmcl=p.lmcl, fra=p.fra,
+                exclude_positives_from_queue=p.exclude_positives_from_queue,
+                single_flow_momentum_update=p.single_flow_momentum_update)
 
 
 def build_optimizer(model: torch.nn.Module, p: PretrainParams) -> torch.optim.SGD:
@@ -175,7 +176,7 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
         b = prepare_batch(batch, device, augment_generator(p.seed, step, dist.rank()), p)
         with amp:
             losses = model(**model_inputs(b, p), m_rgb=float(sched.m_rgb[step]), m_flow=float(sched.m_flow[step]))
-        loss = sum(losses.values())
+        loss = total_loss(losses)
         if not math.isfinite(loss.item()):
             terms = {k: v.item() for k, v in losses.items()}
             raise FloatingPointError(f"non-finite loss at step {step}: {terms}; lower pretrain.lr or check the data")

@@ -58,16 +58,16 @@ def test_all_terms_finite_and_every_query_parameter_gets_a_gradient():
 
 def test_weights_scale_terms_and_zero_removes_them():
     base = _step(_model(), _clips())
-    scaled = _step(_model(rgb_flow_weight=2.0, lmcl_weight=0.5), _clips())
+    scaled = _step(_model(weights={"rgb_flow": 2.0, "lmcl": 0.5}), _clips())
     torch.testing.assert_close(scaled["rgb_flow"], 2.0 * base["rgb_flow"])
     torch.testing.assert_close(scaled["lmcl"], 0.5 * base["lmcl"])
     torch.testing.assert_close(scaled["rgb_moco"], base["rgb_moco"])
-    losses = _step(_model(flow_moco_weight=0.0), _clips())
+    losses = _step(_model(weights={"flow_moco": 0.0}), _clips())
     assert "flow_moco" not in losses and len(losses) == len(TERMS) - 1
 
 
 def test_zero_weights_skip_the_rotated_flow_forward():
-    model = _model(flow_rot_moco_weight=0.0, rgb_flow_rot_weight=0.0, flow_rot_rgb_weight=0.0, lmcl=False)
+    model = _model(weights={"flow_rot_moco": 0.0, "rgb_flow_rot": 0.0, "flow_rot_rgb": 0.0}, lmcl=False)
     assert model.pyramid is None and "flow_rot" not in model.query_streams + model.key_streams
     losses = _step(model, _clips(), flow_q_rot=True, flow_k_rot=True)  # rotated clips absent
     assert set(losses) == {"rgb_moco", "flow_moco", "rgb_flow", "flow_rgb"}
