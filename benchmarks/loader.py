@@ -1,17 +1,19 @@
 """Speed of the pretraining data path: query + key views per second, from real containers.
 
 Writes synthetic videos (frames as JPEG containers, their exact flow with a little noise as
-quantised PNG containers) at short side 128 and 256 in a temporary folder, then measures
+quantised flow containers in each ``--storage``) at short side 128 and 256 in a temporary folder, then measures
 PretrainDataset items (8-frame RGB clip, its flow and the FRA-rotated flow, for query and key,
 cropped to 112) through the DataLoader in process, with 1 worker and with all workers, and
 ``prepare_batch`` (colour augmentation, flow colour coding) on the CPU and on CUDA if present.
 
     python benchmarks/loader.py --videos 8 --batches 6 --workers 2
+    python benchmarks/loader.py --sizes 256 --workers 1 --storage png raw   # flow storages compared
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import os
 import tempfile
 import time
@@ -32,7 +34,8 @@ from mscl.synthetic import draw_scene, render_video, true_flow
 OFFSET, STEP = 8, 2  # MSCL's flow pairing (docs/mscl.md §2.1)
 
 
-def write_videos(root: Path, *, videos: int, entries: int, frames: int, short: int) -> tuple[pd.DataFrame, ...]:
+def write_videos(root: Path, *, videos: int, entries: int, frames: int, short: int,
+                 storage: str = "raw") -> tuple[pd.DataFrame, ...]:
     """``videos`` containers of ``frames`` frames at ``short x 4/3 short``, listed ``entries`` times
     in all (entry e reads container e % videos); returns the three tables."""
     L = num_flows(frames, OFFSET, STEP)
@@ -42,7 +45,7 @@ def write_videos(root: Path, *, videos: int, entries: int, frames: int, short: i
         flow = np.stack([true_flow(scene, j * STEP, OFFSET)[0] for j in range(L)])
         flow += rng.normal(0, 0.2, flow.shape).astype(np.float32)  # TV-L1 is never exactly 0
         write_frames(root / f"f{v}.zip", render_video(scene, rng), quality=90, meta={})
-        write_flow(root / f"o{v}.zip", flow, bound=20.0, meta={"offset": OFFSET, "step": STEP})
+        write_flow(root / f"o{v}.zip", flow, bound=20.0, meta={"offset": OFFSET, "step": STEP}, storage=storage)
     ids = [f"e{e:04d}" for e in range(entries)]
     samples = pd.DataFrame([{"video_id": i, "split": "train", "label": 0, "start": s, "score": 0.0, "kept": s % 2 == 0}
                             for i in ids for s in range(L)])
@@ -103,14 +106,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--batches", type=int, default=6, help="timed batches per measurement")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--storage", nargs="+", default=["raw"], choices=["raw", "png"], help="flow storages to measure")
     args = ap.parse_args()
     torch.set_num_threads(1)  # in-process figures are then per core, like a worker's
     base = PretrainParams(clip_len=8, interval=8, crop_size=112, batch_size=args.batch, seed=0)
-    for short in args.sizes:
+    for short, storage in itertools.product(args.sizes, args.storage):
         with tempfile.TemporaryDirectory() as tmp:
-            tables = write_videos(Path(tmp), videos=args.videos, entries=4 * args.batch, frames=args.frames, short=short)
+            tables = write_videos(Path(tmp), videos=args.videos, entries=4 * args.batch, frames=args.frames, short=short,
+                                  storage=storage)
             ds = PretrainDataset(*tables, tmp, tmp, p=base, offset=OFFSET, step=STEP)
-            print(f"\nshort side {short} ({short}x{short * 4 // 3}), 8x112x112 query+key views, batch {args.batch}")
+            print(f"\nshort side {short} ({short}x{short * 4 // 3}), flow storage {storage}, 8x112x112 query+key views, "
+                  f"batch {args.batch}")
             read_ms, item_ms = breakdown(ds, 2 * args.batch)
             print(f"  one item in process: {item_ms:6.1f} ms, of which reading 16 frames + 16 flows {read_ms:5.1f} ms")
             for workers in sorted({0, 1, args.workers}):

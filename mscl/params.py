@@ -90,6 +90,8 @@ class FlowParams:
     offset: int = _f(8, min=1)
     step: int = _f(2, min=1)
     bound: float = _f(20.0, min=1.0, max=255.0)
+    storage: str = _f("raw", choices=("raw", "png"),
+                      doc="raw: uint8 arrays, fast to read (~4x the bytes); png: two PNGs per flow, smaller")
     workers: int = _f(2, min=1)
     batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend")
     pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/")

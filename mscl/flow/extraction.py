@@ -30,7 +30,7 @@ from mscl.params import ClusterParams, FlowParams
 
 MANIFEST_COLUMNS = ["video_id", "flow", "num_flows", "height", "width", "clipped", "status", "reason"]
 # params that change the stored flow (workers, device, batch size and pictures do not)
-_OUTPUT_FIELDS = ("offset", "step", "bound", "interpolation", "tau", "lambda_", "theta", "scales", "warps", "epsilon",
+_OUTPUT_FIELDS = ("offset", "step", "bound", "storage", "interpolation", "tau", "lambda_", "theta", "scales", "warps", "epsilon",
                   "inner_iterations", "outer_iterations", "scale_step", "gamma", "median_filtering")
 
 
@@ -80,7 +80,8 @@ def _load(job: FlowJob) -> tuple[np.ndarray, list[tuple[int, int]]]:
 def _save(job: FlowJob, flow: np.ndarray) -> dict:
     """Write one video's flow ``(N, H, W, 2)``; returns its manifest row."""
     meta = {"fingerprint": job.fingerprint, "offset": job.params.offset, "step": job.params.step}
-    return _row(job, "ok", meta=write_flow(job.target, flow, bound=job.params.bound, meta=meta))
+    return _row(job, "ok", meta=write_flow(job.target, flow, bound=job.params.bound, meta=meta,
+                                           storage=job.params.storage))
 
 
 def _too_short(job: FlowJob, num_frames: int) -> dict:

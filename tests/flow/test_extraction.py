@@ -67,3 +67,8 @@ def test_rerun_reuses_and_tvl1_param_change_recomputes(tmp_path):
     assert m["reused"] == 2 and {f: os.stat(f).st_ino for f in ino} == ino
     _, m = extract_flow(frames, frames_dir, tmp_path / "flow", dataclasses.replace(FAST, tau=0.2))
     assert m["reused"] == 0
+    # the storage is part of the output: switching it rewrites every container in the new storage
+    manifest, m = extract_flow(frames, frames_dir, tmp_path / "flow", dataclasses.replace(FAST, tau=0.2, storage="png"))
+    assert m["reused"] == 0
+    with FlowReader(tmp_path / "flow" / manifest["flow"][0]) as r:
+        assert r.storage == "png"

@@ -1,4 +1,8 @@
+import json
+import zipfile
+
 import numpy as np
+import pytest
 
 from mscl.io.flow_files import FlowReader, clipped_fraction, dequantize, quantize, write_flow
 
@@ -24,12 +28,57 @@ def test_clipped_fraction_counts_vectors():
     assert clipped_fraction(f, 20.0) == 2 / 8
 
 
-def test_container_round_trip(tmp_path):
+@pytest.mark.parametrize("storage", ["raw", "png"])
+def test_container_round_trip(tmp_path, storage):
     rng = np.random.default_rng(1)
     flow = rng.uniform(-10, 10, (5, 12, 16, 2)).astype(np.float32)
-    write_flow(tmp_path / "f.zip", flow, bound=10.0, meta={"offset": 8, "step": 2})
+    meta = write_flow(tmp_path / "f.zip", flow, bound=10.0, meta={"offset": 8, "step": 2}, storage=storage)
+    assert meta["storage"] == storage
     with FlowReader(tmp_path / "f.zip") as r:
-        assert len(r) == 5 and r.meta["offset"] == 8 and r.meta["height"] == 12
-        back = r.read([4, 0])
+        assert len(r) == 5 and r.meta["offset"] == 8 and r.meta["height"] == 12 and r.storage == storage
+        back, q = r.read([4, 0]), r.read_quantized([4, 0])
     assert back.shape == (2, 12, 16, 2) and back.dtype == np.float32
     assert np.abs(back - flow[[4, 0]]).max() <= 10.0 / 255 + 1e-5
+    np.testing.assert_array_equal(q, quantize(flow[[4, 0]], 10.0))  # both storages are lossless on uint8
+
+
+def test_raw_members_are_the_frames_uint8_bytes_and_png_is_smaller(tmp_path):
+    # a smooth field, as flow is: PNG compresses it, raw stores H * W * 2 bytes per flow
+    y, x = np.mgrid[0:32, 0:48].astype(np.float32)
+    flow = np.stack([np.stack([x / 8 + t, y / 8 - t], -1) for t in range(3)])
+    write_flow(tmp_path / "raw.zip", flow, bound=20.0, meta={}, storage="raw")
+    write_flow(tmp_path / "png.zip", flow, bound=20.0, meta={}, storage="png")
+    with zipfile.ZipFile(tmp_path / "raw.zip") as zf:
+        assert zf.read("000001_uv.raw") == quantize(flow[1], 20.0).tobytes()
+    assert (tmp_path / "png.zip").stat().st_size < (tmp_path / "raw.zip").stat().st_size
+
+
+def test_containers_from_before_the_storage_field_read_as_png(tmp_path):
+    flow = np.random.default_rng(2).uniform(-5, 5, (2, 8, 8, 2)).astype(np.float32)
+    write_flow(tmp_path / "f.zip", flow, bound=10.0, meta={}, storage="png")
+    _rewrite_meta(tmp_path / "f.zip", lambda m: {k: v for k, v in m.items() if k != "storage"})
+    with FlowReader(tmp_path / "f.zip") as r:
+        np.testing.assert_array_equal(r.read_quantized([1]), quantize(flow[[1]], 10.0))
+
+
+def test_unknown_storage_and_truncated_raw_member_are_clear_errors(tmp_path):
+    flow = np.zeros((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="storage must be one of"):
+        write_flow(tmp_path / "x.zip", flow, bound=10.0, meta={}, storage="jpeg")
+    write_flow(tmp_path / "f.zip", flow, bound=10.0, meta={})
+    _rewrite_meta(tmp_path / "f.zip", lambda m: {**m, "storage": "lz4"})
+    with pytest.raises(ValueError, match="unknown flow storage 'lz4'; rerun the flow stage"):
+        FlowReader(tmp_path / "f.zip")
+    _rewrite_meta(tmp_path / "f.zip", lambda m: {**m, "storage": "raw", "height": 5})
+    with FlowReader(tmp_path / "f.zip") as r, pytest.raises(ValueError, match="corrupt flow member 000000_uv.raw"):
+        r.read_quantized([0])
+
+
+def _rewrite_meta(path, change) -> None:
+    """Rewrite a container's meta.json through ``change`` (as an older or damaged file would hold it)."""
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["meta.json"] = json.dumps(change(json.loads(members["meta.json"]))).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
