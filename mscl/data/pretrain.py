@@ -33,9 +33,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from mscl.flow.colorwheel import flow_to_color, normalize_per_frame
+from mscl.flow.colorwheel import flow_to_color
 from mscl.data.sampler import EpochBatches
-from mscl.io.flow_files import FlowReader, dequantize
+from mscl.io.flow_files import FlowReader, dequantize, max_lengths
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE
 from mscl.params import PretrainParams
@@ -43,7 +43,8 @@ from mscl.sampling.clips import clip_indices, rgb_index, sample_key_start, sampl
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
 from mscl.sampling.clips import num_flows
-from mscl.transforms.spatial import crop_flip, crop_flip_rgb_flow
+from mscl.transforms.spatial import (crop_flip, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors,
+                                     resized_crop)
 
 # the views of one item per pretraining method, as the model's keyword arguments
 METHOD_VIEWS = {
@@ -54,6 +55,7 @@ METHOD_VIEWS = {
 # what a missing, truncated or corrupt container raises while it is read
 BAD_DATA = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 MAX_REPLACEMENTS = 20
+NORM_EPS = 1e-5  # added to a frame's longest vector, so an all-zero frame stays zero (as normalize_per_frame)
 
 log = logging.getLogger(__name__)
 
@@ -160,36 +162,63 @@ FLOW_LAYOUTS = {
 }
 
 
-def flow_clips(flow: Tensor, T: int, generator: torch.Generator, *, fra: bool) -> dict[tuple[str, str], Tensor]:
+@dataclasses.dataclass(frozen=True)
+class FlowClip:
+    """One flow clip before its view's crop: ``flow`` (2, T, H, W) pixels, ``scale`` (T,) the
+    per-frame max normalisation (1 / longest vector) and ``angle`` the FRA rotation (None: none).
+
+    Normalisation and rotation act on each vector alone (a per-frame factor, a linear map), and
+    the crop's bilinear resampling is a weighted average of vectors, so both are applied to the
+    small cropped clip instead of the full frames: the result is the same up to rounding.
+    """
+
+    flow: Tensor
+    scale: Tensor
+    angle: float | None
+
+
+def flow_clips(flow: Tensor, scale: Tensor, T: int, generator: torch.Generator, *,
+               fra: bool) -> dict[tuple[str, str], FlowClip]:
     """The four flow clips of a sample, keyed as in :data:`FLOW_LAYOUTS`.
 
     Args:
-        flow: (2, 2T, H, W) normalised flow, query clip then key clip.
-        fra: rotate by one FRA angle drawn for the whole sample, shared by both clips (docs/mscl.md
-            §2.3); False keeps the "rotated" clips unrotated (angle 0).
+        flow: (2, 2T, H, W) flow in pixels, query clip then key clip; scale: (2T,) per-frame
+            normalisation (docs/mscl.md §2.3).
+        fra: rotate the "rot" clips by one FRA angle drawn for the whole sample, shared by both
+            clips (docs/mscl.md §2.3); False keeps them unrotated.
     """
-    # rotation keeps every vector's length, so rotating the normalised flow equals normalising
-    # the rotated flow, the reference's order
-    rot = flow_rotation(flow, fra_angle(fra_angle_index(generator))) if fra else flow
-    return {("orig", "q"): flow[:, :T], ("orig", "k"): flow[:, T:], ("rot", "q"): rot[:, :T], ("rot", "k"): rot[:, T:]}
+    angle = fra_angle(fra_angle_index(generator)) if fra else None
+    q, k = slice(0, T), slice(T, 2 * T)
+    return {(kind, name): FlowClip(flow[:, part], scale[part], angle if kind == "rot" else None)
+            for kind in ("orig", "rot") for name, part in (("q", q), ("k", k))}
 
 
-def augment_view(rgb: Tensor, flow: Tensor, flow2: Tensor, generator: torch.Generator,
+def augment_view(rgb: Tensor, clips: tuple[FlowClip, FlowClip], generator: torch.Generator,
                  p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
     """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
 
+    Order, per flow clip: crop, max normalisation, FRA rotation, (``rescale_flow``) vector
+    rescaling, flip; the same result as normalising and rotating the full frames before the crop.
+
     Args:
-        rgb: (3, T, H, W) uint8; flow, flow2: (2, T, H, W) float, every frame already divided by
-            its largest vector (:func:`normalize_per_frame`).
+        rgb: (3, T, H, W) uint8; clips: the view's two flow clips (:class:`FlowClip`).
     Returns:
-        rgb (3, T, S, S) uint8, flow and flow2 (2, T, S, S) float, S = ``p.crop_size``.
+        rgb (3, T, S, S) uint8, two flows (2, T, S, S) float normalised, S = ``p.crop_size``.
     """
-    T = flow.shape[1]
-    both = torch.cat([flow, flow2], dim=1)  # (2, 2T, H, W)
-    rgb, both = crop_flip_rgb_flow(rgb.float(), both, generator, size=p.crop_size, scale=tuple(p.crop_scale),
-                                   negate_u=p.flip_negate_u, rescale_flow=p.rescale_flow)
-    return to_uint8(rgb), both[:, :T], both[:, T:]
+    T = rgb.shape[1]
+    boxes, flips = draw_crop_flip(rgb, generator, scale=tuple(p.crop_scale))
+    rgb = horizontal_flip(resized_crop(rgb.float(), boxes, p.crop_size), flips)
+    both = resized_crop(torch.cat([c.flow for c in clips], dim=1), boxes, p.crop_size)  # (2, 2T, S, S)
+    out = []
+    for n, clip in enumerate(clips):
+        f = both[:, n * T : (n + 1) * T] * clip.scale[:, None, None]
+        if clip.angle is not None:
+            f = flow_rotation(f, clip.angle)
+        if p.rescale_flow:
+            f = rescale_flow_vectors(f, boxes, p.crop_size)
+        out.append(flip_flow(f, flips, negate_u=p.flip_negate_u))
+    return to_uint8(rgb), out[0], out[1]
 
 
 def to_uint8(rgb: Tensor) -> Tensor:
@@ -358,23 +387,23 @@ class PretrainDataset(Dataset):
             if p.method == "dclr":
                 views |= self.static_views(rgb, parts, gen)
         else:
-            views = self.rgb_flow_views(rgb, dequantize(flow, bound), parts, gen)
+            views = self.rgb_flow_views(rgb, flow, bound, parts, gen)
         views = {name: views[name] for name in METHOD_VIEWS[p.method]}
         if not p.gpu_augment:
             views = finish_augmentation(views, gen, p)
         return PretrainItem(views=views, index=v, replaced=replaced, prepared=not p.gpu_augment)
 
-    def rgb_flow_views(self, rgb: Tensor, flow: np.ndarray, parts, gen: torch.Generator) -> dict[str, Tensor]:
-        """MSCL's six clips from (3, 2T, H, W) uint8 RGB and (2T, H, W, 2) float flow."""
+    def rgb_flow_views(self, rgb: Tensor, q: np.ndarray, bound: float, parts, gen: torch.Generator) -> dict[str, Tensor]:
+        """MSCL's six clips from (3, 2T, H, W) uint8 RGB and (2T, H, W, 2) uint8 quantised flow."""
         p = self.p
-        # (2T, 2, H, W) with u, v adjacent in memory: the norm over them is ~15x faster so on a CPU
-        flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, 2T, H, W)
+        scale = torch.from_numpy(1.0 / (max_lengths(q, bound) + NORM_EPS))  # (2T,) per-frame normalisation
+        flow = torch.from_numpy(dequantize(q, bound)).permute(3, 0, 1, 2)  # (2, 2T, H, W) pixels
         layout = FLOW_LAYOUTS[p.flow_layout]
-        flows = flow_clips(flow, p.clip_len, gen, fra=p.fra)
+        flows = flow_clips(flow, scale, p.clip_len, gen, fra=p.fra)
         views = {}
         for view, part in parts:
             first, second = f"flow_{view}", f"flow_{view}_rot"
-            r, f1, f2 = augment_view(rgb[:, part], flows[layout[first]], flows[layout[second]], gen, p)
+            r, f1, f2 = augment_view(rgb[:, part], (flows[layout[first]], flows[layout[second]]), gen, p)
             views |= {f"rgb_{view}": r, first: f1, second: f2}
         return views
 

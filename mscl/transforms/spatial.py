@@ -246,6 +246,9 @@ def crop_flip_rgb_flow(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MSCL's spatial augmentation of one view: shared random resized crop, then shared flip.
 
+    The reference composition; the pretraining data path applies the same draws in a cheaper
+    order (:func:`mscl.data.pretrain.augment_view`, tested equal to this).
+
     The RGB clip and the flow of the same clip get the same box and the same flip decision
     (docs/mscl.md §2.3, §8.11); draw the query and key views with separate calls.
 

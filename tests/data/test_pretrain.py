@@ -362,3 +362,31 @@ def test_dclr_static_views_are_one_frame_of_each_clip_at_the_same_position(tmp_p
         assert same, red
         positions.update(same)
     assert len(positions) > 1  # the position is drawn per sample
+
+
+@pytest.mark.parametrize("negate_u, rescale", [(False, False), (True, False), (False, True)])
+def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(negate_u, rescale):
+    from mscl.data.pretrain import FlowClip, augment_view
+    from mscl.flow.colorwheel import normalize_per_frame
+    from mscl.io.flow_files import dequantize, max_lengths, quantize
+    from mscl.transforms.flow_rotation import flow_rotation
+    from mscl.transforms.spatial import crop_flip_rgb_flow
+
+    rng = np.random.default_rng(0)
+    q = quantize(rng.normal(0, 6, (8, 24, 32, 2)).astype(np.float32), 20.0)  # two 4-frame clips
+    rgb = torch.from_numpy(rng.integers(0, 256, (3, 4, 24, 32), dtype=np.uint8))
+    flow = torch.from_numpy(dequantize(q, 20.0)).permute(3, 0, 1, 2)  # (2, 8, H, W)
+    p = dataclasses.replace(P, flip_negate_u=negate_u, rescale_flow=rescale)
+    angle = 0.6 * np.pi
+    for seed in range(6):
+        # reference order: normalise and rotate the full frames, then crop and flip everything
+        full = normalize_per_frame(flow.movedim(0, 1)).movedim(0, 1)
+        both = torch.cat([full[:, :4], flow_rotation(full[:, 4:], angle)], dim=1)
+        g = torch.Generator().manual_seed(seed)
+        ref_rgb, ref = crop_flip_rgb_flow(rgb.float(), both, g, size=16, scale=(0.2, 1.0), negate_u=negate_u,
+                                          rescale_flow=rescale)
+        scale = torch.from_numpy(1.0 / (max_lengths(q, 20.0) + 1e-5))
+        clips = (FlowClip(flow[:, :4], scale[:4], None), FlowClip(flow[:, 4:], scale[4:], angle))
+        out_rgb, f1, f2 = augment_view(rgb, clips, torch.Generator().manual_seed(seed), p)
+        torch.testing.assert_close(out_rgb, ref_rgb.round().clamp(0, 255).to(torch.uint8), rtol=0, atol=0)
+        torch.testing.assert_close(torch.cat([f1, f2], dim=1), ref, rtol=0, atol=1e-5)

@@ -4,7 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mscl.io.flow_files import FlowReader, clipped_fraction, dequantize, quantize, write_flow
+from mscl.io.flow_files import FlowReader, clipped_fraction, dequantize, max_lengths, quantize, write_flow
 
 
 def test_quantize_dequantize_within_one_step():
@@ -82,3 +82,10 @@ def _rewrite_meta(path, change) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
+
+
+def test_max_lengths_from_integers_equal_the_dequantised_longest_vectors():
+    q = np.random.default_rng(3).integers(0, 256, (4, 9, 7, 2), dtype=np.uint8)
+    expected = np.linalg.norm(dequantize(q, 12.0).astype(np.float64), axis=-1).reshape(4, -1).max(axis=1)
+    np.testing.assert_allclose(max_lengths(q, 12.0), expected, rtol=1e-6)
+    assert max_lengths(np.full((1, 2, 2, 2), 255, np.uint8), 10.0)[0] == np.float32(10.0 * np.sqrt(2))
