@@ -29,7 +29,7 @@ COLUMNS = [
 OUTPUTS = {
     "data/index/videos.csv": "video index",
     "data/frames/": "decoded frames (one zip of JPEGs per video) + manifest.csv",
-    "data/flow/": "quantised TV-L1 flow (one zip of PNGs per video) + manifest.csv",
+    "data/flow/": "quantised TV-L1 flow (one zip per video, raw or PNG members: flow.storage) + manifest.csv",
     "reports/flow/": "flow pictures (colour wheel: hue = direction, saturation = magnitude)",
     "data/samples/": "MDS-screened pretraining samples",
     "reports/": "pictures of every stage",
