@@ -23,20 +23,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("log", help="output: the run's log (counts, statuses, timings; json)")
     args = ap.parse_args(argv)
     p, cluster = stage_params(args.params, "screen", "cluster")
-    start(cluster, "screen")
+    shutil.rmtree(args.pictures_dir, ignore_errors=True)
+    Path(args.pictures_dir).mkdir(parents=True)
     videos = read_videos(args.videos_csv)
     flow = read_csv(Path(args.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
     if flow.empty:  # the flow stage computed nothing: the pretraining method reads no flow
         write_csv(pd.DataFrame(columns=SAMPLE_COLUMNS), args.samples_csv)
-        shutil.rmtree(args.pictures_dir, ignore_errors=True)
-        Path(args.pictures_dir).mkdir(parents=True)
         write_json(args.log, {"videos": 0})
         print("screen: no flow to screen (the pretraining method draws from every clip start)")
         return
+    start(cluster, "screen")
     samples, metrics = screen_videos(videos, flow, args.flow_dir, p, cluster)
     write_csv(samples, args.samples_csv)
-    shutil.rmtree(args.pictures_dir, ignore_errors=True)
-    Path(args.pictures_dir).mkdir(parents=True)
     if p.pictures and len(samples):
         plot_screen_scores(samples, videos, Path(args.pictures_dir) / "scores.png")
     write_json(args.log, metrics)

@@ -33,16 +33,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from mscl.flow.colorwheel import flow_to_color
+from mscl.flow.colorwheel import NORM_EPS, flow_to_color
 from mscl.data.sampler import EpochBatches
 from mscl.io.flow_files import FlowReader, dequantize, max_lengths
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE
 from mscl.params import PretrainParams
-from mscl.sampling.clips import clip_indices, rgb_index, sample_key_start, sample_query_start
+from mscl.sampling.clips import clip_indices, num_flows, rgb_index, sample_key_start, sample_query_start
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
-from mscl.sampling.clips import num_flows
 from mscl.transforms.spatial import (crop_flip, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors,
                                      resized_crop)
 
@@ -55,7 +54,6 @@ METHOD_VIEWS = {
 # what a missing, truncated or corrupt container raises while it is read
 BAD_DATA = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 MAX_REPLACEMENTS = 20
-NORM_EPS = 1e-5  # added to a frame's longest vector, so an all-zero frame stays zero (as normalize_per_frame)
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +382,7 @@ class PretrainDataset(Dataset):
         parts = (("q", slice(0, T)), ("k", slice(T, 2 * T)))
         if flow is None:
             views = {f"rgb_{view}": augment_rgb(rgb[:, part], gen, p) for view, part in parts}
-            if p.method == "dclr":
+            if "static_q" in METHOD_VIEWS[p.method]:
                 views |= self.static_views(rgb, parts, gen)
         else:
             views = self.rgb_flow_views(rgb, flow, bound, parts, gen)

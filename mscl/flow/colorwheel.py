@@ -77,7 +77,10 @@ def flow_to_color(flow: Tensor) -> Tensor:
     return torch.where(rad <= 1, 1 - rad * (1 - col), col * 0.75)
 
 
-def normalize_per_frame(flow: Tensor, eps: float = 1e-5) -> Tensor:
+NORM_EPS = 1e-5  # added to a frame's longest vector, so an all-zero frame stays zero
+
+
+def normalize_per_frame(flow: Tensor, eps: float = NORM_EPS) -> Tensor:
     """Divide every flow frame by its largest vector length (docs/mscl.md §2.3).
 
     Args:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from mscl.losses.infonce import cross_entropy_top1, full_precision, nce_logits
+from mscl.losses.infonce import cross_entropy_top1, full_precision, nce_logits, top1
 from mscl.losses.objective import NceTerm
 
 STREAMS = ("vv", "vs", "vd", "s", "d")
@@ -96,7 +96,7 @@ def multi_positive_nce(q: Tensor, k: Tensor, negatives: Tensor, temperature: flo
     with full_precision(logits):
         positives = torch.cat([logits[:, :1], logits.gather(1, extra + 1)], dim=1)
         loss = (torch.logsumexp(logits, dim=1) - torch.logsumexp(positives, dim=1)).mean()
-    return loss, (logits.detach().argmax(dim=1) == labels).float().mean()
+    return loss, top1(logits, labels)
 
 
 def neighbour_positives(static_q: Tensor, dynamic_q: Tensor, bank_s: Tensor, bank_d: Tensor, temperature: float,

@@ -45,7 +45,12 @@ def cross_entropy_top1(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     largest logit is the label's."""
     with full_precision(logits):
         loss = F.cross_entropy(logits.float(), labels)
-    return loss, (logits.detach().argmax(dim=1) == labels).float().mean()
+    return loss, top1(logits, labels)
+
+
+def top1(logits: Tensor, labels: Tensor) -> Tensor:
+    """Detached fraction of rows of (N, C) ``logits`` whose largest logit is the label's."""
+    return (logits.detach().argmax(dim=1) == labels).float().mean()
 
 
 def full_precision(x: Tensor) -> torch.autocast:
