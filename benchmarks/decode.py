@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mscl.io.frame_extraction import decode_one, frame_job
-from mscl.io.pool import parallel_map
 from mscl.io.video import decode_video, encode_video
 from mscl.params import FramesParams
+from mscl.pipeline.frames import decode_one, frame_job
+from mscl.pipeline.pool import parallel_map
 from mscl.synthetic import draw_scene, render_video
 
 

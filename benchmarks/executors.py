@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mscl.flow.extraction import extract_flow
-from mscl.io.cluster import connect
-from mscl.io.frame_extraction import extract_frames
 from mscl.io.video import encode_video
 from mscl.params import ClusterParams, FlowParams, FramesParams
+from mscl.pipeline.cluster import connect
+from mscl.pipeline.flow import extract_flow
+from mscl.pipeline.frames import extract_frames
 from mscl.synthetic import CLASSES, draw_scene, render_video
 
 

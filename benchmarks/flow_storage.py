@@ -16,7 +16,6 @@ is measured against the float flow, after clipping to +-bound (clipping is the s
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time

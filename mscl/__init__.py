@@ -9,16 +9,17 @@ Tensor conventions (the whole project follows them; convert only at the dataset 
   ``(T, H, W, 2)`` uint8, quantised with ``flow.bound``;
 * colour-coded flow (the flow encoder's input): ``(3, T, H, W)`` float in [0, 1].
 
-Layers (a module imports only from layers below its own; ``tests/test_layering.py`` checks):
+Layers (a module imports only from packages of layers below its own, never from another package
+of its layer; each package sits one above the highest it imports; ``tests/test_layering.py``
+checks both):
 
-0. ``params``, ``dist``
-1. ``io``, ``synthetic``
-2. ``flow``
-3. ``sampling``
-4. ``transforms``
-5. ``data``
-6. ``models``, ``losses``
-7. ``pretrain``
-8. ``downstream``, ``report``, ``bench``
-9. ``hub``
+0. ``params``, ``dist``, ``io``, ``transforms``, ``losses``, ``report``
+1. ``synthetic``, ``flow``, ``models``, ``bench``
+2. ``sampling``
+3. ``data``
+4. ``pretrain``, ``downstream``
+5. ``pipeline``, ``hub``
+
+``pipeline`` holds one module per DVC stage, named as the stage; the packages below it hold the
+algorithms and file formats the stages use, no stage work.
 """

@@ -3,7 +3,9 @@
 Every stage calls :func:`stage_params` before doing any work; it validates every section of the
 file, so a typo, a wrong type or an out-of-range value anywhere stops the run at once with one
 line that names the section and the key.
-Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``).
+Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``), and so
+does whether the field changes what its stage writes (``output``; :func:`output_values`), which is
+what a resumable stage fingerprints.
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ class ParamsError(ValueError):
     """A params.yaml section is missing, has an unknown key, a wrong type or a bad value."""
 
 
-def _f(default, *, min=None, max=None, choices=None, doc=""):
-    """A dataclass field with its validation rule kept beside the default."""
-    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+def _f(default, *, min=None, max=None, choices=None, doc="", output=True):
+    """A dataclass field with its validation rule kept beside the default. ``output=False``: the
+    field changes how a stage works (processes, device, logging), never what it writes."""
+    meta = {"min": min, "max": max, "choices": choices, "doc": doc, "output": output}
     if isinstance(default, (list, dict, tuple)):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -70,10 +73,11 @@ class FramesParams:
 
     short_side: int = _f(128, min=16)
     fps: float = _f(0.0, min=0.0, doc="0 keeps the native frame rate")
-    min_frames: int = _f(16, min=1, doc="videos with fewer decoded frames are marked too_short")
+    # not fingerprinted: it decides a video's status only, applied again to a reused container
+    min_frames: int = _f(16, min=1, doc="videos with fewer decoded frames are marked too_short", output=False)
     max_frames: int = _f(0, min=0, doc="0 = no limit; otherwise keep only the first max_frames")
     jpeg_quality: int = _f(90, min=1, max=100)
-    workers: int = _f(2, min=1)
+    workers: int = _f(2, min=1, output=False)
 
 
 @dataclass(frozen=True)
@@ -83,20 +87,20 @@ class FlowParams:
     The TV-L1 fields mirror OpenCV's ``DualTVL1OpticalFlow`` parameters and defaults.
     """
 
-    backend: str = _f("auto", choices=("auto", "opencv", "torch"))
-    device: str = _f("auto", choices=DEVICES)
+    backend: str = _f("auto", choices=("auto", "opencv", "torch"), output=False)
+    device: str = _f("auto", choices=DEVICES, output=False)
     splits: tuple[str, ...] = _f(("train", "val", "test"), choices=("train", "val", "test"),
-                                 doc="which splits get flow (pretraining reads the train split only)")
+                                 doc="which splits get flow (pretraining reads the train split only)", output=False)
     offset: int = _f(8, min=1)
     step: int = _f(2, min=1)
     bound: float = _f(20.0, min=1.0, max=255.0)
     storage: str = _f("raw", choices=("raw", "png"),
                       doc="raw: uint8 arrays, fast to read (~4x the bytes); png: two PNGs per flow, smaller")
-    workers: int = _f(2, min=1)
-    batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend")
-    pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/")
+    workers: int = _f(2, min=1, output=False)
+    batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend", output=False)
+    pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/", output=False)
     interpolation: str = _f("bicubic", choices=("bicubic", "bilinear"))
-    compile: bool = _f(True, doc="torch.compile the torch backend's iterations (applied on CUDA only)")
+    compile: bool = _f(True, doc="torch.compile the torch backend's iterations (applied on CUDA only)", output=False)
     tau: float = _f(0.25, min=1e-6, max=0.25)
     lambda_: float = _f(0.15, min=1e-6)
     theta: float = _f(0.3, min=1e-6)
@@ -148,7 +152,7 @@ class PretrainParams:
     rescale_flow: bool = _f(False, doc="scale flow vectors with the crop resize (physically consistent)")
     color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (docs/mscl.md §8.6); literal = false")
     gpu_augment: bool = _f(True, doc="colour jitter and flow colour coding on the training device")
-    workers: int = _f(2, min=0, doc="data loader processes")
+    workers: int = _f(2, min=0, doc="data loader processes", output=False)
     cache_mb: int = _f(0, min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
     # model (docs/mscl.md §1 and §3)
     backbone: str = _f("r3d_18", choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
@@ -203,11 +207,13 @@ class PretrainParams:
     node_rank: int = _f(0, min=0)
     master_addr: str = _f("127.0.0.1")
     master_port: int = _f(29500, min=1, max=65535)
-    checkpoint_every: int = _f(100, min=1, doc="steps between checkpoints")
-    log_every: int = _f(10, min=1, doc="steps between dvclive logs")
-    knn_every: int = _f(0, min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off")
-    knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor")
-    knn_videos: int = _f(500, min=1, doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
+    checkpoint_every: int = _f(100, min=1, doc="steps between checkpoints", output=False)
+    log_every: int = _f(10, min=1, doc="steps between dvclive logs", output=False)
+    knn_every: int = _f(0, min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off",
+                        output=False)
+    knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor", output=False)
+    knn_videos: int = _f(500, min=1, output=False,
+                         doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
     @property
     def needs_flow(self) -> bool:
@@ -406,3 +412,9 @@ def stage_params(path: str | Path, *names: str):
 def to_dict(p) -> dict:
     """Plain dict of a section (for JSON sidecars and manifests)."""
     return dataclasses.asdict(p)
+
+
+def output_values(p) -> dict:
+    """``{name: value}`` of the fields of section ``p`` that change what its stage writes (declared
+    with the field, ``output``): what a resumable stage's fingerprint covers."""
+    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.metadata.get("output", True)}

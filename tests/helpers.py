@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mscl.io.flow_files import write_flow
 from mscl.io.video import encode_video
+from mscl.pipeline.cli import to_argv
 from mscl.synthetic import draw_scene, render_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +31,25 @@ def moving_video(path: Path, *, label: int = 0, frames: int = 20, height: int = 
     return path
 
 
-def run_stage(name: str, *args, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``stages/<name>.py`` as a separate process, as DVC does."""
-    cmd = [sys.executable, str(REPO / "stages" / f"{name}.py"), *map(str, args)]
+def run_stage(name: str, params: Path, *, cwd: Path = REPO, check: bool = True, **paths) -> subprocess.CompletedProcess:
+    """Run ``stages/<name>.py`` as a separate process, as DVC does, with ``paths`` named as in the
+    stage's ``PATHS`` (``videos_csv=...``)."""
+    cmd = [sys.executable, str(REPO / "stages" / f"{name}.py"), *to_argv(params, paths)]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=check)
+
+
+def swirling_flow(T: int, *, still: int = 0, size: int = 32, seed: int = 0) -> np.ndarray:
+    """(T, H, W, 2) flow: zero for the first ``still`` frames, then a square whose motion turns
+    by a random angle every frame (large frame differences)."""
+    rng = np.random.default_rng(seed)
+    flow = np.zeros((T, size, size, 2), np.float32)
+    for j in range(still, T):
+        a = rng.uniform(0, 2 * np.pi)
+        flow[j, 8:24, 8:24] = 6 * np.cos(a), 6 * np.sin(a)
+    return flow
+
+
+def write_test_flow(path, flow):
+    """Store ``flow`` as a flow container (bound 20 px, pairing offset 8 step 2); returns ``path``."""
+    write_flow(path, flow, bound=20.0, meta={"offset": 8, "step": 2})
+    return path

@@ -1,5 +1,6 @@
 """dvc.yaml, stages/ and params.yaml agree."""
 import ast
+import importlib
 import shlex
 
 import yaml
@@ -29,14 +30,25 @@ def test_every_stage_has_its_script_and_params_section():
             assert section in DVC and key in PARAMS[section], f"{name}: params entry {extra} does not exist"
 
 
-def test_every_path_in_cmd_is_declared():
+def _cmd_options(stage) -> dict[str, str]:
+    words = shlex.split(stage["cmd"])
+    assert len(words) % 2 == 0 and all(w.startswith("--") for w in words[2::2]), words
+    return {w[2:].replace("-", "_"): v for w, v in zip(words[2::2], words[3::2])}
+
+
+def test_every_cmd_names_the_stage_paths_once_and_declares_them():
     for name, stage in DVC.items():
         words = shlex.split(stage["cmd"])
         assert words[:2] == ["python", f"stages/{name}.py"], name
+        options = _cmd_options(stage)
+        paths = importlib.import_module(f"mscl.pipeline.{name}").PATHS
+        assert list(options) == ["params", *paths], f"{name}: cmd options differ from mscl.pipeline.{name}.PATHS"
+        assert options["params"] == "params.yaml"
         declared = _declared(stage)
-        for word in words[1:]:
+        for option, word in options.items():
             inside = any(word == d or word.startswith(d.rstrip("/") + "/") for d in declared)
-            assert word == "params.yaml" or inside, f"{name}: {word} is in cmd but not in deps/outs"
+            assert option == "params" or inside, f"{name}: {word} is in cmd but not in deps/outs"
+            assert paths.get(option, "input").split(":")[0] in ("input", "output"), (name, option)
 
 
 def test_data_deps_come_from_earlier_stages_and_code_deps_exist():

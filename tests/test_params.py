@@ -87,7 +87,7 @@ def test_a_misspelt_section_name_is_an_error_and_other_keys_are_left_alone(tmp_p
 
 def test_a_stage_stops_before_any_work_with_one_line_and_no_traceback(write_params, tmp_path):
     bad = write_params({"retrieve": {"clips": 0}})
-    done = run_stage("index", bad, tmp_path / "videos.csv", tmp_path / "raw", tmp_path / "index.json", check=False)
+    done = run_stage("index", bad, videos_csv=tmp_path / "videos.csv", raw_dir=tmp_path / "raw", log=tmp_path / "index.json", check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["error: params.yaml: retrieve.clips = 0 is below the minimum 1"]
     assert not (tmp_path / "raw").exists() and not (tmp_path / "videos.csv").exists()

@@ -33,16 +33,19 @@ def make_inputs(root: Path) -> Path:
     """Run the stages before pretrain on tiny data under ``root``; returns ``root``."""
     params = tiny_params(root / "params.yaml")
     d = root / "data"
-    run_stage("index", params, d / "index/videos.csv", d / "raw", root / "logs/index.json")
-    run_stage("frames", params, d / "index/videos.csv", d / "frames", root / "logs/frames.json")
-    run_stage("flow", params, d / "index/videos.csv", d / "frames", d / "flow", root / "reports/flow", root / "logs/flow.json")
-    run_stage("screen", params, d / "index/videos.csv", d / "flow", d / "samples/pretrain.csv", root / "reports/screen",
-              root / "logs/screen.json")
+    videos = d / "index/videos.csv"
+    run_stage("index", params, videos_csv=videos, raw_dir=d / "raw", log=root / "logs/index.json")
+    run_stage("frames", params, videos_csv=videos, out_dir=d / "frames", log=root / "logs/frames.json")
+    run_stage("flow", params, videos_csv=videos, frames_dir=d / "frames", out_dir=d / "flow",
+              pictures_dir=root / "reports/flow", log=root / "logs/flow.json")
+    run_stage("screen", params, videos_csv=videos, flow_dir=d / "flow", samples_csv=d / "samples/pretrain.csv",
+              pictures_dir=root / "reports/screen", log=root / "logs/screen.json")
     return root
 
 
-def pretrain_args(inputs: Path, params: Path, out: Path) -> list:
-    """argv of the pretrain stage reading ``inputs`` and writing under ``out``."""
+def pretrain_paths(inputs: Path, out: Path) -> dict:
+    """The pretrain stage's paths, reading ``inputs`` and writing under ``out``."""
     d = inputs / "data"
-    return [params, d / "index/videos.csv", d / "frames", d / "flow", d / "samples/pretrain.csv", out / "model",
-            out / "live", out / "metrics.json"]
+    return {"videos_csv": d / "index/videos.csv", "frames_dir": d / "frames", "flow_dir": d / "flow",
+            "samples_csv": d / "samples/pretrain.csv", "model_dir": out / "model", "live_dir": out / "live",
+            "metrics": out / "metrics.json"}

@@ -45,12 +45,16 @@ from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_in
 from mscl.transforms.spatial import (crop_flip, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors,
                                      resized_crop)
 
-# the views of one item per pretraining method, as the model's keyword arguments
-METHOD_VIEWS = {
-    "mscl": ("rgb_q", "rgb_k", "flow_q", "flow_k", "flow_q_rot", "flow_k_rot"),
-    "moco": ("rgb_q", "rgb_k"),
-    "dclr": ("rgb_q", "rgb_k", "static_q", "static_k"),
+# every view name, declared once (the model's keyword arguments): VIEW[clip][kind] for the query
+# ("q") and key ("k") clip of a sample; "flow_rot" is the second flow field of the clip's view
+# (which flow fills it: FLOW_LAYOUTS), "static" DCLR's one-frame view
+VIEW = {
+    "q": {"rgb": "rgb_q", "flow": "flow_q", "flow_rot": "flow_q_rot", "static": "static_q"},
+    "k": {"rgb": "rgb_k", "flow": "flow_k", "flow_rot": "flow_k_rot", "static": "static_k"},
 }
+METHOD_KINDS = {"mscl": ("rgb", "flow", "flow_rot"), "moco": ("rgb",), "dclr": ("rgb", "static")}
+# the views of one item per pretraining method
+METHOD_VIEWS = {method: tuple(VIEW[clip][kind] for kind in kinds for clip in VIEW) for method, kinds in METHOD_KINDS.items()}
 # what a missing, truncated or corrupt container raises while it is read
 BAD_DATA = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 MAX_REPLACEMENTS = 20
@@ -381,8 +385,8 @@ class PretrainDataset(Dataset):
         T = p.clip_len
         parts = (("q", slice(0, T)), ("k", slice(T, 2 * T)))
         if flow is None:
-            views = {f"rgb_{view}": augment_rgb(rgb[:, part], gen, p) for view, part in parts}
-            if "static_q" in METHOD_VIEWS[p.method]:
+            views = {VIEW[clip]["rgb"]: augment_rgb(rgb[:, part], gen, p) for clip, part in parts}
+            if "static" in METHOD_KINDS[p.method]:
                 views |= self.static_views(rgb, parts, gen)
         else:
             views = self.rgb_flow_views(rgb, flow, bound, parts, gen)
@@ -399,17 +403,17 @@ class PretrainDataset(Dataset):
         layout = FLOW_LAYOUTS[p.flow_layout]
         flows = flow_clips(flow, scale, p.clip_len, gen, fra=p.fra)
         views = {}
-        for view, part in parts:
-            first, second = f"flow_{view}", f"flow_{view}_rot"
+        for clip, part in parts:
+            first, second = VIEW[clip]["flow"], VIEW[clip]["flow_rot"]
             r, f1, f2 = augment_view(rgb[:, part], (flows[layout[first]], flows[layout[second]]), gen, p)
-            views |= {f"rgb_{view}": r, first: f1, second: f2}
+            views |= {VIEW[clip]["rgb"]: r, first: f1, second: f2}
         return views
 
     def static_views(self, rgb: Tensor, parts, gen: torch.Generator) -> dict[str, Tensor]:
         """DCLR's static views: frame j of each clip (one j drawn for both clips of the sample),
         each cropped and flipped on its own. (3, 2T, H, W) -> {static_q, static_k}: (3, 1, S, S)."""
         j = int(torch.randint(self.p.clip_len, (1,), generator=gen))
-        return {f"static_{view}": augment_rgb(rgb[:, part][:, j : j + 1], gen, self.p) for view, part in parts}
+        return {VIEW[clip]["static"]: augment_rgb(rgb[:, part][:, j : j + 1], gen, self.p) for clip, part in parts}
 
 
 # --------------------------------------------------------------------------- batches and loader

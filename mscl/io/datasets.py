@@ -10,11 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-import pandas as pd
 
-from mscl.io.tables import SPLITS, is_test, videos_frame
-from mscl.params import IndexParams
-from mscl.synthetic import generate
+from mscl.io.tables import is_test
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
 
@@ -140,34 +137,3 @@ def folder_records(root: Path, test_fraction: float) -> list[dict]:
             split = "test" if is_test(i, test_fraction) else "train"
             records.append(_record(root, f"{cls}/{p.name}", label, cls, split))
     return records
-
-
-def build_index(p: IndexParams, raw_dir: str | Path) -> pd.DataFrame:
-    """The video index of ``p.source``: generated into ``raw_dir`` for ``synthetic``, else parsed
-    from the dataset at ``p.root``."""
-    if p.source == "synthetic":
-        records = generate(raw_dir, videos_per_class=p.videos_per_class, num_frames=p.num_frames, height=p.height,
-                           width=p.width, fps=p.fps, speed=p.speed, test_fraction=p.test_fraction, seed=p.seed)
-        return videos_frame(records)
-    root = Path(p.root)
-    if not p.root or not root.is_dir():
-        raise DatasetLayoutError(f"index.root = {p.root!r} is not a folder (needed for index.source = {p.source!r})")
-    if p.source == "folder":
-        records = folder_records(root, p.test_fraction)
-    elif p.source == "ucf101":
-        records = ucf101_records(root, p.split)
-    elif p.source == "hmdb51":
-        records = hmdb51_records(root, p.split)
-    elif p.source == "ssv2":
-        records = ssv2_records(root)
-    else:
-        records = kinetics_records(root)
-    if not records:
-        raise DatasetLayoutError(f"{root}: the {p.source} layout yielded no videos")
-    return videos_frame(records)
-
-
-def index_metrics(videos: pd.DataFrame) -> dict:
-    """Video counts per split and the number of classes."""
-    counts = videos["split"].value_counts()
-    return {"videos": len(videos), "classes": int(videos["label"].nunique()), **{s: int(counts.get(s, 0)) for s in SPLITS}}

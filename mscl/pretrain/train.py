@@ -20,14 +20,14 @@ from torch.nn.parallel import DistributedDataParallel
 from mscl import dist
 from mscl.data.pretrain import PretrainBatch, augment_generator, prepare_batch
 from mscl.io.checkpoint import load_state, save_state
-from mscl.io.pool import fingerprint
-from mscl.params import PretrainParams, to_dict
+from mscl.io.digest import fingerprint
 from mscl.losses.dclr import TERMS as DCLR_TERMS
 from mscl.losses.objective import TERMS as MSCL_TERMS
 from mscl.losses.objective import total_loss
+from mscl.params import PretrainParams, output_values
 from mscl.pretrain.dclr import DCLR
-from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.model import MSCL
+from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.schedules import cosine_lr, cosine_momentum, step_lr
 
 
@@ -143,9 +143,7 @@ def resume(path: Path, model: MSCL, optimizer: torch.optim.Optimizer, fingerprin
 def run_fingerprint(p: PretrainParams, data_signature: str) -> str:
     """What a checkpoint must share with the current run to be resumed (``data_signature`` covers
     the inputs and the code)."""
-    keep = {k: v for k, v in to_dict(p).items()
-            if k not in ("workers", "checkpoint_every", "log_every", "knn_every", "knn_k", "knn_videos")}
-    return fingerprint([keep, data_signature, dist.world_size()])
+    return fingerprint([output_values(p), data_signature, dist.world_size()])
 
 
 # --------------------------------------------------------------------------- the loop

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mscl.io.datasets import DatasetLayoutError, build_index, folder_records, hmdb51_records, kinetics_records, ssv2_records, ucf101_records
+from mscl.io.datasets import DatasetLayoutError, folder_records, hmdb51_records, kinetics_records, ssv2_records, ucf101_records
 from mscl.params import IndexParams
+from mscl.pipeline.index import build_index
 
 from helpers import moving_video
 

@@ -45,9 +45,10 @@ def test_downstream_stages_write_their_outputs(tmp_path, write_params):
         "linear": {**VIEWS, "crop_size": 16, "batch_size": 4, "epochs": 5, "probe_batch": 4},
         "retrieve": {**VIEWS, "crop_size": 16, "batch_size": 4, "queries": 2, "shown": 3},
     })
-    inputs = [params, tmp_path / "encoder.pt", tmp_path / "videos.csv", tmp_path / "frames"]
-    done = run_stage("finetune", *inputs, tmp_path / "models/finetune", tmp_path / "metrics/finetune.json",
-                     tmp_path / "reports/finetune/confusion.png", tmp_path / "dvclive/finetune")
+    inputs = {"encoder": tmp_path / "encoder.pt", "videos_csv": tmp_path / "videos.csv", "frames_dir": tmp_path / "frames"}
+    done = run_stage("finetune", params, **inputs, model_dir=tmp_path / "models/finetune",
+                     metrics=tmp_path / "metrics/finetune.json", confusion=tmp_path / "reports/finetune/confusion.png",
+                     live_dir=tmp_path / "dvclive/finetune")
     m = json.loads((tmp_path / "metrics/finetune.json").read_text())
     # the metrics file holds what experiments compare; counts and the split are printed
     assert set(m) == {"single_view", "multi_view", "final_train_loss", "multi_view_videos_per_second"}
@@ -59,12 +60,13 @@ def test_downstream_stages_write_their_outputs(tmp_path, write_params):
     assert list(curve["step"]) == [0, 1]
     assert (tmp_path / "reports/finetune/confusion.png").stat().st_size > 0
 
-    done = run_stage("linear", *inputs, tmp_path / "metrics/linear.json")
+    done = run_stage("linear", params, **inputs, metrics=tmp_path / "metrics/linear.json")
     assert "train_videos 4" in done.stdout
     assert set(json.loads((tmp_path / "metrics/linear.json").read_text())) == {
         "clip_top1", "clip_top5", "video_top1", "video_top5", "videos_per_second"}
 
-    run_stage("retrieve", *inputs, tmp_path / "metrics/retrieval.json", tmp_path / "reports/retrieve/neighbours.png")
+    run_stage("retrieve", params, **inputs, metrics=tmp_path / "metrics/retrieval.json",
+              picture=tmp_path / "reports/retrieve/neighbours.png")
     r = json.loads((tmp_path / "metrics/retrieval.json").read_text())
     assert list(r) == ["R@1", "R@5", "R@10", "R@20", "R@50", "videos_per_second"] and r["R@50"] == 100.0
     assert (tmp_path / "reports/retrieve/neighbours.png").stat().st_size > 0
@@ -73,7 +75,7 @@ def test_downstream_stages_write_their_outputs(tmp_path, write_params):
 @pytest.mark.slow
 def test_bad_params_stop_before_any_work(tmp_path, write_params):
     params = write_params({"retrieve": {"crops": 2}})
-    r = run_stage("retrieve", params, tmp_path / "e.pt", tmp_path / "v.csv", tmp_path / "frames",
-                  tmp_path / "m.json", tmp_path / "n.png", check=False)
+    r = run_stage("retrieve", params, encoder=tmp_path / "e.pt", videos_csv=tmp_path / "v.csv", frames_dir=tmp_path / "frames",
+                  metrics=tmp_path / "m.json", picture=tmp_path / "n.png", check=False)
     assert r.returncode != 0 and "retrieve.crops = 2 is not one of [1, 3]" in r.stderr
     assert not (tmp_path / "m.json").exists()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mscl.io.frames import read_meta
+from mscl.pipeline.cli import to_argv
 
 from helpers import REPO, moving_video, run_stage
 
@@ -18,17 +19,17 @@ from helpers import REPO, moving_video, run_stage
 def test_index_then_frames_on_tiny_synthetic(tmp_path, write_params):
     params = write_params({"index": {"videos_per_class": 1, "num_frames": 18, "height": 32, "width": 40},
                            "frames": {"short_side": 32, "workers": 1}})
-    run_stage("index", params, tmp_path / "index/videos.csv", tmp_path / "raw", tmp_path / "m/index.json")
+    run_stage("index", params, videos_csv=tmp_path / "index/videos.csv", raw_dir=tmp_path / "raw", log=tmp_path / "m/index.json")
     videos = pd.read_csv(tmp_path / "index/videos.csv")
     assert len(videos) == 8 and json.loads((tmp_path / "m/index.json").read_text())["classes"] == 8
-    run_stage("frames", params, tmp_path / "index/videos.csv", tmp_path / "frames", tmp_path / "m/frames.json")
+    run_stage("frames", params, videos_csv=tmp_path / "index/videos.csv", out_dir=tmp_path / "frames", log=tmp_path / "m/frames.json")
     manifest = pd.read_csv(tmp_path / "frames/manifest.csv", keep_default_na=False)
     assert (manifest["status"] == "ok").all() and (manifest["num_frames"] == 18).all()
 
 
 def test_bad_params_stop_before_any_work(tmp_path, write_params):
     params = write_params({"frames": {"short_sid": 64}})
-    r = run_stage("frames", params, tmp_path / "v.csv", tmp_path / "frames", tmp_path / "m.json", check=False)
+    r = run_stage("frames", params, videos_csv=tmp_path / "v.csv", out_dir=tmp_path / "frames", log=tmp_path / "m.json", check=False)
     assert r.returncode != 0 and "unknown key frames.short_sid; did you mean 'short_side'" in r.stderr
     assert not (tmp_path / "frames").exists()
 
@@ -37,7 +38,7 @@ def test_exit_code_is_nonzero_only_when_every_video_failed(tmp_path, write_param
     params = write_params({"frames": {"workers": 1}})
     (tmp_path / "bad.mp4").write_bytes(b"")
     pd.DataFrame([{"video_id": "bad", "path": str(tmp_path / "bad.mp4"), "label": 0, "label_name": "a", "split": "train"}]).to_csv(tmp_path / "v.csv", index=False)
-    r = run_stage("frames", params, tmp_path / "v.csv", tmp_path / "frames", tmp_path / "m.json", check=False)
+    r = run_stage("frames", params, videos_csv=tmp_path / "v.csv", out_dir=tmp_path / "frames", log=tmp_path / "m.json", check=False)
     assert r.returncode == 1 and "every video failed" in r.stderr
     assert json.loads((tmp_path / "m.json").read_text())["status"] == {"empty": 1}
 
@@ -52,8 +53,8 @@ def test_killed_run_resumes_only_unfinished_videos(tmp_path, write_params):
     pd.DataFrame(rows).to_csv(tmp_path / "v.csv", index=False)
     params = write_params({"frames": {"workers": 1, "short_side": 64, "min_frames": 8}})
     out = tmp_path / "frames"
-    args = [sys.executable, str(REPO / "stages/frames.py"), params, tmp_path / "v.csv", out, tmp_path / "m.json"]
-    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.DEVNULL)
+    args = to_argv(params, {"videos_csv": tmp_path / "v.csv", "out_dir": out, "log": tmp_path / "m.json"})
+    proc = subprocess.Popen([sys.executable, str(REPO / "stages/frames.py"), *args], stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while len(list(out.rglob("*.zip"))) < 5 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.005)
@@ -64,7 +65,7 @@ def test_killed_run_resumes_only_unfinished_videos(tmp_path, write_params):
     assert all(read_meta(p) is not None for p in done)  # atomic writes: every visible container is whole
     assert not (out / "manifest.csv").exists()
 
-    run_stage("frames", params, tmp_path / "v.csv", out, tmp_path / "m.json")
+    run_stage("frames", params, videos_csv=tmp_path / "v.csv", out_dir=out, log=tmp_path / "m.json")
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["reused"] == len(done) and metrics["usable"] == n
     assert all(os.stat(p).st_ino == ino for p, ino in done.items())  # finished videos were not redone

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mscl.flow.extraction import MANIFEST_COLUMNS, extract_flow, flow_pairs, resolve_backend
 from mscl.io.flow_files import FlowReader
 from mscl.io.frames import write_frames
 from mscl.params import FlowParams
+from mscl.pipeline.flow import MANIFEST_COLUMNS, extract_flow, flow_pairs, resolve_backend
 from mscl.synthetic import CLASSES, draw_scene, render_video, true_flow
 
 FAST = FlowParams(offset=2, step=2, workers=1, scales=3, warps=3, outer_iterations=3, bound=10.0)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mscl.flow.extraction import extract_flow
-from mscl.io.cluster import ClusterError, start
-from mscl.io.frame_extraction import extract_frames
 from mscl.io.tables import USABLE
 from mscl.params import ClusterParams, FlowParams, FramesParams, ScreenParams
-from mscl.sampling.screening import screen_videos
+from mscl.pipeline.cluster import ClusterError, start
+from mscl.pipeline.flow import extract_flow
+from mscl.pipeline.frames import extract_frames
+from mscl.pipeline.screen import screen_videos
 
 from helpers import REPO, moving_video, run_stage
 
@@ -156,6 +156,7 @@ def test_the_frames_stage_runs_on_its_own_ray_instance(write_params, videos, loc
     root, frames_local, _ = local_run
     videos.to_csv(tmp_path / "videos.csv", index=False)
     params = write_params({"cluster": {"executor": "ray"}, "frames": dataclasses.asdict(FRAMES)})
-    done = run_stage("frames", params, tmp_path / "videos.csv", tmp_path / "frames", tmp_path / "frames.json", cwd=REPO)
+    done = run_stage("frames", params, videos_csv=tmp_path / "videos.csv", out_dir=tmp_path / "frames",
+                     log=tmp_path / "frames.json", cwd=REPO)
     assert "6/8 videos usable" in done.stdout
     assert _files(tmp_path / "frames") == _files(root / "frames")

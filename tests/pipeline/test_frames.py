@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from mscl.io.frames import FrameReader
-from mscl.io.frame_extraction import MANIFEST_COLUMNS, extract_frames
 from mscl.params import FramesParams
+from mscl.pipeline.frames import MANIFEST_COLUMNS, extract_frames
 
 from helpers import moving_video
 

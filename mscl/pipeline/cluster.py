@@ -1,7 +1,7 @@
 """Where the per-video stages run their work: worker processes here, or tasks on a Ray cluster.
 
 ``cluster.executor: local`` maps a per-video function over worker processes of this machine
-(:func:`mscl.io.pool.parallel_map`). ``ray`` sends each video to a Ray task instead, and the
+(:func:`mscl.pipeline.pool.parallel_map`). ``ray`` sends each video to a Ray task instead, and the
 stage's process (what ``dvc repro`` runs, the *driver*) stays the only reader of the workspace
 and the only writer of outputs: a task receives its input files' bytes, runs the same
 function on private copies in a scratch folder, and returns its result and its output files'
@@ -24,8 +24,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 from tqdm import tqdm
 
 from mscl.io.atomic import write_bytes
-from mscl.io.pool import parallel_map
 from mscl.params import ClusterParams
+from mscl.pipeline.pool import parallel_map
 
 INSTALL_HINT = "cluster.executor: ray needs Ray; install it with: pip install -e '.[ray]'"
 

@@ -1,12 +1,18 @@
-"""The ``flow`` stage's work: TV-L1 flow of every video's frame pairs into one flow container.
+"""Stage ``flow``: TV-L1 flow of every video's frame pairs into one flow container, plus a few pictures.
 
 Pairs are (i, i + offset) for i = 0, step, 2 step, .... Two backends:
 ``opencv`` runs one video per worker process; ``torch`` batches the pairs of many videos on one
 device. Resumable as the frames stage: a container whose fingerprint matches is kept.
+
+Only MSCL reads flow: with another ``pretrain.method`` the stage computes nothing and writes an
+empty manifest, so pretraining does not wait for TV-L1. Containers of an earlier run stay in the
+folder (unlisted), so switching back to MSCL reuses them instead of computing them again.
 """
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,21 +23,20 @@ import pandas as pd
 import torch
 
 from mscl.dist import resolve_device
+from mscl.flow.pictures import render_flow_pictures
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_torch
-from mscl.io.atomic import remove_stale_temporaries
-from mscl.io.cluster import ClusterError, cluster_resources, map_on_actors, map_videos
+from mscl.io.atomic import remove_stale_temporaries, write_json
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import FrameReader, read_meta
-from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
-from mscl.io.pool import fingerprint
-from mscl.io.tables import USABLE
-from mscl.params import ClusterParams, FlowParams
+from mscl.io.tables import USABLE, read_csv, read_videos, write_csv
+from mscl.params import ClusterParams, FlowParams, stage_params
+from mscl.pipeline.cli import stage_parser
+from mscl.pipeline.cluster import ClusterError, cluster_resources, map_on_actors, map_videos, start
+from mscl.pipeline.resume import container_name, finished_meta, job_fingerprint, manifest_metrics, remove_orphans
 
 MANIFEST_COLUMNS = ["video_id", "flow", "num_flows", "height", "width", "clipped", "status", "reason"]
-# params that change the stored flow (workers, device, batch size and pictures do not)
-_OUTPUT_FIELDS = ("offset", "step", "bound", "storage", "interpolation", "tau", "lambda_", "theta", "scales", "warps", "epsilon",
-                  "inner_iterations", "outer_iterations", "scale_step", "gamma", "median_filtering")
+
 
 
 def flow_pairs(num_frames: int, offset: int, step: int) -> list[tuple[int, int]]:
@@ -188,8 +193,8 @@ def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device, cluster
 
 def _job(video_id: str, frames_path: str, out_dir: Path, p: FlowParams, backend: str) -> FlowJob:
     source = read_meta(frames_path) or {}
-    key = [source.get("fingerprint"), backend, [getattr(p, f) for f in _OUTPUT_FIELDS]]
-    return FlowJob(video_id, frames_path, str(out_dir / container_name(video_id)), p, fingerprint(key))
+    fp = job_fingerprint(p, source.get("fingerprint"), backend)
+    return FlowJob(video_id, frames_path, str(out_dir / container_name(video_id)), p, fp)
 
 
 def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir: str | Path, p: FlowParams,
@@ -242,3 +247,37 @@ def _progress(rows: Iterator[dict], total: int) -> Iterator[dict]:
         for row in rows:
             bar.update()
             yield row
+
+
+PATHS = {
+    "videos_csv": "input: the video index (splits)",
+    "frames_dir": "input: frame containers and their manifest.csv",
+    "out_dir": "output: flow containers and manifest.csv",
+    "pictures_dir": "output: flow pictures",
+    "log": "output: the run's log (counts, statuses, timings; json)",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = stage_parser(__doc__, PATHS).parse_args(argv)
+    p, cluster, pretrain = stage_params(args.params, "flow", "cluster", "pretrain")
+    shutil.rmtree(args.pictures_dir, ignore_errors=True)
+    Path(args.pictures_dir).mkdir(parents=True)
+    if not pretrain.needs_flow:
+        write_csv(pd.DataFrame(columns=MANIFEST_COLUMNS), Path(args.out_dir) / "manifest.csv")
+        write_json(args.log, {"videos": 0, "method": pretrain.method})
+        print(f"flow: pretrain.method {pretrain.method} reads no flow; nothing computed")
+        return
+    start(cluster, "flow")
+    frames = read_csv(Path(args.frames_dir) / "manifest.csv", ["video_id", "frames", "status", "reason"])
+    split = read_videos(args.videos_csv).set_index("video_id")["split"]
+    frames = frames[frames["video_id"].map(split).isin(p.splits)].reset_index(drop=True)
+    manifest, metrics = extract_flow(frames, args.frames_dir, args.out_dir, p, cluster)
+    write_csv(manifest, Path(args.out_dir) / "manifest.csv")
+    shown = manifest.merge(frames[["video_id", "frames"]], on="video_id")
+    render_flow_pictures(shown, args.frames_dir, args.out_dir, args.pictures_dir, count=p.pictures, step=p.step)
+    write_json(args.log, metrics)
+    print(f"flow ({metrics['backend']}): {metrics['usable']}/{metrics['videos']} videos, {metrics['flows']} flows, "
+          f"{metrics['pairs_per_second']} pairs/s, clipped fraction {metrics['clipped']}")
+    if metrics["videos"] and not metrics["usable"]:
+        sys.exit("flow: every video failed; see the manifest for the reasons")

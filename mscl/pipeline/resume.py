@@ -1,12 +1,20 @@
-"""What every per-video stage shares: container names, orphan removal, manifest metrics."""
+"""What every resumable stage shares: the fingerprint, container names, orphan removal, manifest metrics."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 
+from mscl.io.digest import fingerprint
 from mscl.io.frames import read_meta
 from mscl.io.tables import USABLE
+from mscl.params import output_values
+
+
+def job_fingerprint(p, *inputs) -> str:
+    """What an output depends on: the fields of params section ``p`` declared to change it
+    (:func:`mscl.params.output_values`) and ``inputs`` (content digests, resolved choices)."""
+    return fingerprint([output_values(p), *inputs])
 
 
 def container_name(video_id: str, ext: str = "zip") -> str:

@@ -1,7 +1,7 @@
 import os
 
-from mscl.io import pool
-from mscl.io.pool import file_digest, fingerprint, parallel_map
+from mscl.io import digest
+from mscl.io.digest import file_digest, fingerprint
 
 
 def test_digest_depends_on_content_only(tmp_path):
@@ -18,9 +18,9 @@ def test_digest_depends_on_content_only(tmp_path):
 
 
 def test_large_files_are_hashed_by_windows_that_include_both_ends(tmp_path, monkeypatch):
-    monkeypatch.setattr(pool, "WHOLE_FILE", 64)
-    monkeypatch.setattr(pool, "WINDOW", 16)
-    monkeypatch.setattr(pool, "WINDOWS", 4)
+    monkeypatch.setattr(digest, "WHOLE_FILE", 64)
+    monkeypatch.setattr(digest, "WINDOW", 16)
+    monkeypatch.setattr(digest, "WINDOWS", 4)
     data = bytearray(range(256)) * 4  # 1024 bytes: windows at 0, 336, 672, 1008
     f = tmp_path / "big"
     f.write_bytes(bytes(data))
@@ -35,12 +35,3 @@ def test_large_files_are_hashed_by_windows_that_include_both_ends(tmp_path, monk
 def test_fingerprint_is_stable_and_order_free_for_dicts():
     assert fingerprint({"a": 1, "b": [2, 3]}) == fingerprint({"b": [2, 3], "a": 1})
     assert fingerprint([1, 2]) != fingerprint([2, 1])
-
-
-def _square(x):
-    return x * x
-
-
-def test_parallel_map_returns_every_result():
-    assert sorted(parallel_map(_square, list(range(6)), workers=2, desc="t")) == [x * x for x in range(6)]
-    assert list(parallel_map(_square, [3], workers=2, desc="t")) == [9]

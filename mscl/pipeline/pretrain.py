@@ -1,12 +1,20 @@
-"""The pretrain stage's work: data, model, resume, the loop, and the published outputs."""
+"""Stage ``pretrain``: self-supervised pretraining (MSCL, the MoCo-RGB baseline or DCLR).
+
+Data, model, resume, the loop, and the published outputs. With ``pretrain.gpus > 1`` the stage
+reruns itself under torchrun, one process per GPU; on other nodes of a multi-node run, start the
+same command with ``--node-rank K``.
+"""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from mscl import dist
@@ -14,9 +22,11 @@ from mscl.data.pretrain import PretrainDataset, make_loader
 from mscl.data.sampler import batches_from
 from mscl.io.atomic import write_json
 from mscl.io.checkpoint import save_module
-from mscl.io.tables import read_csv, read_videos
+from mscl.io.frames import read_meta
+from mscl.io.tables import USABLE, read_csv, read_videos
 from mscl.models.sync_bn import convert_batchnorm
-from mscl.params import PretrainParams, to_dict
+from mscl.params import PretrainParams, stage_params, to_dict
+from mscl.pipeline.cli import stage_parser
 from mscl.pretrain.knn import FlowKnnMonitor, KnnMonitor
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.train import build_model, build_optimizer, build_schedules, prepare_model, resume, run_fingerprint, train
@@ -24,7 +34,8 @@ from mscl.pretrain.train import build_model, build_optimizer, build_schedules, p
 
 @dataclasses.dataclass(frozen=True)
 class PretrainPaths:
-    """Inputs and outputs of the stage (all from argv), and the run's working folder."""
+    """Inputs and outputs of the stage (its command-line paths, :data:`PATHS`), and the run's
+    working folder."""
 
     videos_csv: str
     frames_dir: str
@@ -50,17 +61,31 @@ class PretrainPaths:
         return self.work_dir / "live"
 
 
-def build_dataset(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> PretrainDataset:
-    """Train-split views from the screened samples, frames and flow (MSCL), or from the index and
-    the frames alone (methods without flow: the flow and samples files are not opened)."""
+def flow_pairing(flow_dir: str | Path, manifest: pd.DataFrame) -> tuple[int, int]:
+    """(offset, step) of the flow pairs, as the flow stage stored them in its containers' meta
+    (every container is checked again when it is read)."""
+    usable = manifest[manifest["status"].isin(USABLE)]
+    for rel in usable["flow"]:
+        meta = read_meta(Path(flow_dir) / rel)
+        if meta is not None and "offset" in meta and "step" in meta:
+            return int(meta["offset"]), int(meta["step"])
+    raise RuntimeError(f"{flow_dir}: no readable flow container says how its pairs were made; rerun the flow stage")
+
+
+def build_dataset(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int]) -> PretrainDataset:
+    """Train-split views from the screened samples, frames and flow (MSCL, with the flow's own
+    pairing), or from the index and the frames alone (methods without flow: the flow and samples
+    files are not opened; clips sit where ``frame_pairing`` = (flow.offset, flow.step) would put
+    MSCL's)."""
     frames = read_csv(Path(paths.frames_dir) / "manifest.csv", ["video_id", "frames", "num_frames", "status"])
     videos = read_videos(paths.videos_csv)  # also fails early on a malformed index
     if not p.needs_flow:
-        return PretrainDataset(None, frames, None, paths.frames_dir, None, p=p, offset=flow_offset, step=flow_step,
-                               videos=videos)
+        offset, step = frame_pairing
+        return PretrainDataset(None, frames, None, paths.frames_dir, None, p=p, offset=offset, step=step, videos=videos)
     samples = read_csv(paths.samples_csv, ["video_id", "start", "kept"])
     flow = read_csv(Path(paths.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
-    return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=flow_offset, step=flow_step)
+    offset, step = flow_pairing(paths.flow_dir, flow)
+    return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=offset, step=step)
 
 
 def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module) -> dict:
@@ -89,7 +114,7 @@ def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     return h.hexdigest()
 
 
-def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_step: int) -> dict:
+def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int]) -> dict:
     """Pretrain from the stage's inputs (resuming the checkpoint of an unfinished run of the same
     params, data and code); then write the encoder, the curves and the metrics.
 
@@ -103,7 +128,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, flow_offset: int, flow_
     start_time = time.perf_counter()
     device = dist.init_from_env(dist.resolve_device(p.device).type)
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
-    dataset = build_dataset(p, paths, flow_offset=flow_offset, flow_step=flow_step)
+    dataset = build_dataset(p, paths, frame_pairing=frame_pairing)
     loader = make_loader(dataset, p, rank=dist.rank(), world_size=dist.world_size(), pin_memory=device.type == "cuda")
     sched = build_schedules(p, loader.batch_sampler.batches_per_epoch)
     model = build_model(p)
@@ -140,3 +165,34 @@ def publish(paths: PretrainPaths, metrics: dict) -> None:
     shutil.copytree(paths.work_live, live)
     write_json(paths.metrics, metrics)
     shutil.rmtree(paths.work_dir)
+
+
+PATHS = {
+    "videos_csv": "input: the video index",
+    "frames_dir": "input: frame containers + manifest.csv",
+    "flow_dir": "input: flow containers + manifest.csv (read by MSCL only)",
+    "samples_csv": "input: MDS samples (read by MSCL only)",
+    "model_dir": "output: encoder.pt + json (an unfinished run works in <model_dir>.partial)",
+    "live_dir": "output: dvclive curves",
+    "metrics": "output: metrics json",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = stage_parser(__doc__, PATHS)
+    ap.add_argument("--node-rank", type=int, default=None, help="this node's rank in a multi-node run (overrides params)")
+    args = ap.parse_args(argv)
+    p, flow = stage_params(args.params, "pretrain", "flow")
+    if p.gpus * p.nnodes > 1 and not dist.launched_by_torchrun():
+        node_rank = p.node_rank if args.node_rank is None else args.node_rank
+        cmd = dist.torchrun_command(["-m", "mscl.pipeline.pretrain", *argv],
+                                    nproc=p.gpus, nnodes=p.nnodes, node_rank=node_rank, master_addr=p.master_addr,
+                                    master_port=p.master_port)
+        sys.exit(subprocess.run(cmd).returncode)
+    paths = PretrainPaths(**{name: getattr(args, name) for name in PATHS})
+    pretrain(p, paths, frame_pairing=(flow.offset, flow.step))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""The ``frames`` stage's work: decode every indexed video into one frame container.
+"""Stage ``frames``: decode every indexed video into one frame container.
 
 Resumable: a container whose ``meta.json`` carries the fingerprint of the current params and
 the source file's content is kept as it is; anything else is (re)computed. Bad inputs become
@@ -7,20 +7,22 @@ manifest rows with a status and a reason, never exceptions.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
-from mscl.io.atomic import remove_stale_temporaries
-from mscl.io.cluster import map_videos
+from mscl.io.atomic import remove_stale_temporaries, write_json
+from mscl.io.digest import file_digest
 from mscl.io.frames import write_frames
-from mscl.io.manifest import container_name, finished_meta, manifest_metrics, remove_orphans
-from mscl.io.pool import file_digest, fingerprint
-from mscl.io.tables import USABLE
+from mscl.io.tables import USABLE, read_videos, write_csv
 from mscl.io.video import VideoError, decode_video
-from mscl.params import ClusterParams, FramesParams
+from mscl.params import ClusterParams, FramesParams, stage_params
+from mscl.pipeline.cli import stage_parser
+from mscl.pipeline.cluster import map_videos, start
+from mscl.pipeline.resume import container_name, finished_meta, job_fingerprint, manifest_metrics, remove_orphans
 
 MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "height", "width", "fps", "status", "reason"]
 
@@ -37,18 +39,18 @@ class FrameJob:
     fingerprint: str
 
 
-def job_fingerprint(source: str | Path, p: FramesParams) -> str:
+def source_fingerprint(source: str | Path, p: FramesParams) -> str:
     """What a container depends on: the source file's content (not its name, place or mtime, so
     a pulled or regenerated identical file reuses it) and the params that change the frames."""
     try:
         digest = file_digest(source)
     except OSError:
         digest = None  # decoding will report why
-    return fingerprint([digest, p.short_side, p.fps, p.max_frames, p.jpeg_quality])
+    return job_fingerprint(p, digest)
 
 
 def frame_job(video_id: str, source: str, target: str, p: FramesParams) -> FrameJob:
-    return FrameJob(video_id, source, target, p, job_fingerprint(source, p))
+    return FrameJob(video_id, source, target, p, source_fingerprint(source, p))
 
 
 def _row(job: FrameJob, status: str, reason: str = "", meta: dict | None = None) -> dict:
@@ -125,3 +127,21 @@ def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams,
     metrics["frames"] = int(manifest.loc[manifest["status"].isin(USABLE), "num_frames"].sum())
     return manifest, metrics
 
+
+PATHS = {
+    "videos_csv": "input: the video index",
+    "out_dir": "output: frame containers and manifest.csv",
+    "log": "output: the run's log (counts, statuses, timings; json)",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = stage_parser(__doc__, PATHS).parse_args(argv)
+    p, cluster = stage_params(args.params, "frames", "cluster")
+    start(cluster, "frames")
+    manifest, metrics = extract_frames(read_videos(args.videos_csv), args.out_dir, p, cluster)
+    write_csv(manifest, Path(args.out_dir) / "manifest.csv")
+    write_json(args.log, metrics)
+    print(f"frames: {metrics['usable']}/{metrics['videos']} videos usable, {metrics['frames']} frames, status {metrics['status']}")
+    if metrics["videos"] and not metrics["usable"]:
+        sys.exit("frames: every video failed; see the manifest for the reasons")

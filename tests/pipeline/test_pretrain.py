@@ -13,8 +13,9 @@ import torch
 from mscl.downstream.features import load_encoder
 from mscl.io.checkpoint import load_module_state, load_state
 from mscl.models.r3d import R3D18
+from mscl.pipeline.cli import to_argv
 
-from tiny_pipeline import pretrain_args, tiny_params
+from tiny_pipeline import pretrain_paths, tiny_params
 from helpers import REPO, run_stage
 
 
@@ -25,7 +26,7 @@ def _curve(out):
 @pytest.mark.slow
 def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp_path):
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1}})
-    done = run_stage("pretrain", *pretrain_args(pretrain_inputs, params, tmp_path))
+    done = run_stage("pretrain", params, **pretrain_paths(pretrain_inputs, tmp_path))
     assert "2 steps on 8 videos (resumed from step 0)" in done.stdout
     state, sidecar = load_module_state(tmp_path / "model/encoder.pt")
     assert sidecar["backbone"] == "r3d_18" and sidecar["width"] == 4 and sidecar["method"] == "mscl"
@@ -42,7 +43,7 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s", "top1_lmcl", "knn_top1", "knn_flow_top1"):
         assert (tmp_path / f"live/plots/metrics/train/{term}.tsv").exists()
     # a rerun of a finished run (`dvc repro -f pretrain`) trains afresh, to the same result on CPU
-    again = run_stage("pretrain", *pretrain_args(pretrain_inputs, params, tmp_path))
+    again = run_stage("pretrain", params, **pretrain_paths(pretrain_inputs, tmp_path))
     assert "(resumed from step 0)" in again.stdout
     assert json.loads((tmp_path / "metrics.json").read_text())["loss"] == metrics["loss"]
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
@@ -52,9 +53,9 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
 def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_inputs, tmp_path):
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
                                                                  "knn_every": 2}})
-    args = pretrain_args(pretrain_inputs, params, tmp_path)
-    args[3], args[4] = tmp_path / "no-flow", tmp_path / "no-samples.csv"  # neither exists: neither is read
-    done = run_stage("pretrain", *args)
+    paths = pretrain_paths(pretrain_inputs, tmp_path)
+    paths |= {"flow_dir": tmp_path / "no-flow", "samples_csv": tmp_path / "no-samples.csv"}  # neither exists: neither is read
+    done = run_stage("pretrain", params, **paths)
     assert "pretrain (dclr): 2 steps on 8 videos" in done.stdout
     encoder, sidecar = load_encoder(tmp_path / "model/encoder.pt", init="pretrained")  # strict: no missing keys
     assert sidecar["backbone"] == "r2plus1d_18" and sidecar["method"] == "dclr" and type(encoder).__name__ == "R2Plus1D18"
@@ -74,10 +75,10 @@ def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_in
     # 8 steps, 2 per epoch, checkpoints at steps 3 and 6: the kill lands mid-epoch
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 4, "checkpoint_every": 3, "method": method}})
     out = tmp_path / "out"
-    run_stage("pretrain", *pretrain_args(pretrain_inputs, params, out))
+    run_stage("pretrain", params, **pretrain_paths(pretrain_inputs, out))
     finished = _snapshot(out)
     checkpoint = out / "model.partial/checkpoint.pt"
-    cmd = [sys.executable, str(REPO / "stages/pretrain.py"), *map(str, pretrain_args(pretrain_inputs, params, out))]
+    cmd = [sys.executable, str(REPO / "stages/pretrain.py"), *to_argv(params, pretrain_paths(pretrain_inputs, out))]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # a forced rerun
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -89,7 +90,7 @@ def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_in
     stopped_at = load_state(checkpoint)["step"]
     assert stopped_at in (3, 6), "must be killed after a checkpoint, before the end"
     assert _snapshot(out) == finished  # encoder, curves and metrics of the finished run are intact
-    resumed = run_stage("pretrain", *pretrain_args(pretrain_inputs, params, out))
+    resumed = run_stage("pretrain", params, **pretrain_paths(pretrain_inputs, out))
     assert f"(resumed from step {stopped_at})" in resumed.stdout
     assert _curve(out)["step"].tolist() == list(range(1, 9))  # whole curves, the killed run's steps included
     after = _snapshot(out)
@@ -110,8 +111,8 @@ def test_two_gloo_processes_match_one_process(pretrain_inputs, tmp_path, method)
             "method": method}
     one = tiny_params(tmp_path / "one.yaml", {"pretrain": same})
     two = tiny_params(tmp_path / "two.yaml", {"pretrain": {**same, "gpus": 2}})
-    run_stage("pretrain", *pretrain_args(pretrain_inputs, one, tmp_path / "one"))
-    run_stage("pretrain", *pretrain_args(pretrain_inputs, two, tmp_path / "two"))
+    run_stage("pretrain", one, **pretrain_paths(pretrain_inputs, tmp_path / "one"))
+    run_stage("pretrain", two, **pretrain_paths(pretrain_inputs, tmp_path / "two"))
     a, b = _curve(tmp_path / "one"), _curve(tmp_path / "two")
     assert a["step"].tolist() == b["step"].tolist() == [1, 2]
     assert a["loss"].tolist() == pytest.approx(b["loss"].tolist(), rel=1e-4)

@@ -1,0 +1,30 @@
+"""Stage ``linear``: a linear classifier on frozen features of the pretrained encoder."""
+from __future__ import annotations
+
+from mscl.data.labeled import split_tables
+from mscl.downstream.features import load_encoder
+from mscl.downstream.finetune import linear_probe
+from mscl.io.atomic import write_metrics
+from mscl.params import stage_params
+from mscl.pipeline.cli import stage_parser
+
+# what `dvc exp show` compares; counts and the split are printed
+COMPARED = ("clip_top1", "clip_top5", "video_top1", "video_top5", "videos_per_second")
+
+PATHS = {
+    "encoder": "input: pretrained encoder.pt (+ .json sidecar)",
+    "videos_csv": "input: the video index",
+    "frames_dir": "input: frame containers + manifest.csv",
+    "metrics": "output: metrics json",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = stage_parser(__doc__, PATHS).parse_args(argv)
+    p = stage_params(args.params, "linear")
+    tables = split_tables(args.videos_csv, args.frames_dir)
+    encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
+    metrics = linear_probe(p, encoder, tables.train, tables.test, len(tables.classes))
+    rest = write_metrics(args.metrics, metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
+    print(f"linear ({p.init} init): {tables.split} video top-1 {metrics['video_top1']}%, "
+          f"top-5 {metrics['video_top5']}%; {metrics['videos_per_second']} videos/s feature extraction; {rest}")
