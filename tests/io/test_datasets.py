@@ -5,8 +5,6 @@ from pathlib import Path
 import pytest
 
 from mscl.io.datasets import DatasetLayoutError, folder_records, hmdb51_records, kinetics_records, ssv2_records, ucf101_records
-from mscl.params import IndexParams
-from mscl.pipeline.index import build_index
 
 from helpers import moving_video
 
@@ -98,19 +96,3 @@ def test_folder_layout_with_deterministic_split(tmp_path):
     assert len(recs) == 8
     assert [r["video_id"] for r in recs if r["split"] == "test"] == ["a/3", "b/3"]
     assert {r["label_name"]: r["label"] for r in recs} == {"a": 0, "b": 1}
-
-
-def test_build_index_errors_name_the_problem(tmp_path):
-    with pytest.raises(DatasetLayoutError, match="index.root"):
-        build_index(IndexParams(source="ucf101", root=str(tmp_path / "nowhere")), tmp_path / "raw")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetLayoutError, match="classInd"):
-        build_index(IndexParams(source="ucf101", root=str(tmp_path / "empty")), tmp_path / "raw")
-
-
-def test_build_index_synthetic(tmp_path):
-    p = IndexParams(videos_per_class=2, num_frames=6, height=32, width=40, test_fraction=0.5)
-    df = build_index(p, tmp_path / "raw")
-    assert len(df) == 16 and df["label"].nunique() == 8
-    assert (df["split"] == "test").sum() == 8
-    assert all((tmp_path / "raw" / f"{v}.mp4").exists() for v in df["video_id"])

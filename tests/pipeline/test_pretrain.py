@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,9 +15,10 @@ from mscl.downstream.features import load_encoder
 from mscl.io.checkpoint import load_module_state, load_state
 from mscl.models.r3d import R3D18
 from mscl.pipeline.cli import to_argv
+from mscl.pipeline.pretrain import flow_pairing
 
 from tiny_pipeline import pretrain_paths, tiny_params
-from helpers import REPO, run_stage
+from helpers import REPO, run_stage, write_test_flow
 
 
 def _curve(out):
@@ -119,3 +121,11 @@ def test_two_gloo_processes_match_one_process(pretrain_inputs, tmp_path, method)
     wa, _ = load_module_state(tmp_path / "one/model/encoder.pt")
     wb, _ = load_module_state(tmp_path / "two/model/encoder.pt")
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-4) for k in wa)
+
+
+def test_flow_pairing_is_read_from_the_flow_containers(tmp_path):
+    write_test_flow(tmp_path / "a.zip", np.zeros((3, 8, 8, 2), np.float32))  # stored with offset 8, step 2
+    manifest = pd.DataFrame({"video_id": ["gone", "a"], "flow": ["", "a.zip"], "status": ["too_short", "ok"]})
+    assert flow_pairing(tmp_path, manifest) == (8, 2)
+    with pytest.raises(RuntimeError, match="rerun the flow stage"):
+        flow_pairing(tmp_path, manifest.iloc[:1])
