@@ -24,7 +24,7 @@ repro: $(STAMP)
 # only these four rendered from `dvc exp show`.
 RESULTS = moco-rgb dclr random-init mscl
 EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run --temp
-INIT = -S finetune.init=$(1) -S linear.init=$(1) -S retrieve.init=$(1)
+INIT = -S evaluation.init=$(1)
 results: $(STAMP)
 	@$(BIN)/dvc exp remove -q $(RESULTS) 2>/dev/null || true
 	$(EXP) -n moco-rgb -S pretrain.method=moco $(call INIT,pretrained)

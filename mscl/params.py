@@ -238,19 +238,35 @@ class PretrainParams:
 
 
 @dataclass(frozen=True)
-class FinetuneParams:
-    """End-to-end fine-tuning of the pretrained R3D-18 (docs/mscl.md §6.1, §8.9). Paper values in params.yaml."""
+class EvaluationParams:
+    """What the three evaluation stages (finetune, linear, retrieve) start from, set once."""
 
-    init: str = _f("pretrained", choices=("pretrained", "random"), doc="random = the untrained lower baseline")
+    init: str = _f("pretrained", choices=("pretrained", "random"),
+                   doc="pretrained: the pretrain stage's encoder; random: a seeded fresh one (the untrained lower baseline)")
+
+
+@dataclass(frozen=True)
+class ClipEvalParams:
+    """The fields every evaluation section has: how clips of a labelled video are cut and run."""
+
     device: str = _f("auto", choices=DEVICES)
     seed: int = _f(0, min=0)
-    num_frames: int = _f(16, min=1, doc="TSN segments per clip, one frame each")
-    crop_size: int = _f(112, min=8, doc="training random-resized-crop output")
+    num_frames: int = _f(16, min=1, doc="frames per clip (fine-tuning: TSN segments, one frame each)")
+    crop_size: int = _f(128, min=8, doc="resize short side to this, then crop it (fine-tuning: the training "
+                                          "random-resized-crop output)")
+    batch_size: int = _f(32, min=1, doc="clips per forward pass (fine-tuning: training clips per step)")
+    workers: int = _f(2, min=0, doc="data loader processes")
+    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
+
+
+@dataclass(frozen=True)
+class FinetuneParams(ClipEvalParams):
+    """End-to-end fine-tuning of the pretrained R3D-18 (docs/mscl.md §6.1, §8.9). Paper values in params.yaml."""
+
     crop_scale: tuple[float, ...] = _f((0.08, 1.0), min=0.01, max=1.0, doc="training crop area range")
     test_crop_size: int = _f(128, min=8, doc="evaluation: resize short side to this, then crop it")
     test_clips: int = _f(10, min=1, doc="multi-view evaluation: clips per video")
     test_crops: int = _f(3, choices=(1, 3), doc="multi-view evaluation: 1 centre or 3 crops along the long side")
-    batch_size: int = _f(32, min=1, doc="training clips per step; evaluation clips per forward pass")
     epochs: int = _f(22, min=1)
     lr: float = _f(0.12, min=0.0, doc="for the batch_size given")
     momentum: float = _f(0.9, min=0.0, max=1.0)
@@ -258,46 +274,28 @@ class FinetuneParams:
     milestones: tuple[int, ...] = _f((14, 18), min=1, doc="epochs where lr is multiplied by 0.1")
     dropout: float = _f(0.5, min=0.0, max=1.0)
     grad_clip: float = _f(40.0, min=0.0, doc="0 disables clipping")
-    workers: int = _f(2, min=0, doc="data loader processes")
-    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
 
 
 @dataclass(frozen=True)
-class LinearParams:
+class LinearParams(ClipEvalParams):
     """Linear probe: a linear classifier on frozen, cached clip features (docs/mscl.md §6.2 views)."""
 
-    init: str = _f("pretrained", choices=("pretrained", "random"))
-    device: str = _f("auto", choices=DEVICES)
-    seed: int = _f(0, min=0)
-    num_frames: int = _f(16, min=1)
-    crop_size: int = _f(128, min=8, doc="resize short side to this, then crop it")
     clips: int = _f(10, min=1, doc="uniformly spaced clips per video; every clip is a training sample")
     crops: int = _f(1, choices=(1, 3))
-    batch_size: int = _f(32, min=1, doc="clips per feature-extraction forward pass")
     probe_batch: int = _f(256, min=1, doc="cached features per classifier step")
     epochs: int = _f(100, min=1)
     lr: float = _f(0.1, min=0.0)
     momentum: float = _f(0.9, min=0.0, max=1.0)
     weight_decay: float = _f(0.0, min=0.0)
     milestones: tuple[int, ...] = _f((60, 80), min=1, doc="epochs where lr is multiplied by 0.1")
-    workers: int = _f(2, min=0)
-    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
 
 
 @dataclass(frozen=True)
-class RetrieveParams:
+class RetrieveParams(ClipEvalParams):
     """Nearest-neighbour video retrieval with frozen features (docs/mscl.md §6.2, §8.10)."""
 
-    init: str = _f("pretrained", choices=("pretrained", "random"))
-    device: str = _f("auto", choices=DEVICES)
-    seed: int = _f(0, min=0)
-    num_frames: int = _f(16, min=1)
-    crop_size: int = _f(128, min=8, doc="resize short side to this, then crop it")
     clips: int = _f(10, min=1, doc="uniformly spaced clips averaged into one video feature")
     crops: int = _f(1, choices=(1, 3))
-    batch_size: int = _f(32, min=1, doc="clips per feature-extraction forward pass")
-    workers: int = _f(2, min=0)
-    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
     queries: int = _f(6, min=0, doc="test queries drawn in the neighbours picture")
     shown: int = _f(5, min=1, doc="train neighbours drawn per query")
 
@@ -309,6 +307,7 @@ SECTIONS: dict[str, type] = {
     "flow": FlowParams,
     "screen": ScreenParams,
     "pretrain": PretrainParams,
+    "evaluation": EvaluationParams,
     "finetune": FinetuneParams,
     "linear": LinearParams,
     "retrieve": RetrieveParams,

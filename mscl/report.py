@@ -18,7 +18,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 # (column title, file, dotted key) of the README table
 COLUMNS = [
     ("pretraining", "params.yaml", "pretrain.method"),
-    ("encoder", "params.yaml", "finetune.init"),
+    ("encoder", "params.yaml", "evaluation.init"),
     ("fine-tune top-1 (1 view)", "metrics/finetune.json", "single_view.video_top1"),
     ("fine-tune top-1 (clips x crops)", "metrics/finetune.json", "multi_view.video_top1"),
     ("linear top-1", "metrics/linear.json", "video_top1"),

@@ -8,7 +8,7 @@ from helpers import REPO
 PRESET = {
     "params": {"pretrain": {"seed": "{seed}", "epochs": 5, "crop_scale": [0.2, 1.0]}, "flow": {"splits": ["train"]}},
     "seeds": [0, 1],
-    "arms": {"mscl": {"pretrain.method": "mscl"}, "random": {"linear.init": "random", "pretrain.epochs": 1}},
+    "arms": {"mscl": {"pretrain.method": "mscl"}, "random": {"evaluation.init": "random", "pretrain.epochs": 1}},
 }
 
 
@@ -17,7 +17,7 @@ def test_grid_applies_base_then_arm_values_and_the_seed():
     assert [e.name for e in exps] == ["bench-mscl-s0", "bench-mscl-s1", "bench-random-s0", "bench-random-s1"]
     assert exps[1].sets == {"pretrain.seed": 1, "pretrain.epochs": 5, "pretrain.crop_scale": [0.2, 1.0],
                             "flow.splits": ["train"], "pretrain.method": "mscl"}
-    assert exps[2].sets["pretrain.epochs"] == 1 and exps[2].sets["linear.init"] == "random"
+    assert exps[2].sets["pretrain.epochs"] == 1 and exps[2].sets["evaluation.init"] == "random"
     with pytest.raises(ValueError, match="no arms"):
         grid({"params": {}})
 

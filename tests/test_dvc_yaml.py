@@ -25,9 +25,9 @@ def test_every_stage_has_its_script_and_params_section():
         params = stage.get("params")
         assert params[0] == name, f"{name}: list the whole '{name}' section under params"
         assert name in PARAMS, f"params.yaml has no '{name}' section"
-        for extra in params[1:]:  # single keys of an earlier stage's section, e.g. flow.step
+        for extra in params[1:]:  # single keys of another section, e.g. flow.step, evaluation.init
             section, key = extra.split(".")
-            assert section in DVC and key in PARAMS[section], f"{name}: params entry {extra} does not exist"
+            assert section in PARAMS and key in PARAMS[section], f"{name}: params entry {extra} does not exist"
 
 
 def _cmd_options(stage) -> dict[str, str]:

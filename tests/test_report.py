@@ -4,7 +4,7 @@ from mscl.report import END, START, experiment_rows, pick, replace_between_marke
 
 
 def _exp(name, method, init, top1, ts):
-    params = {"params.yaml": {"data": {"pretrain": {"method": method}, "finetune": {"init": init}}}}
+    params = {"params.yaml": {"data": {"pretrain": {"method": method}, "evaluation": {"init": init}}}}
     metrics = {"metrics/finetune.json": {"data": {"single_view": {"video_top1": top1}, "multi_view": {"video_top1": top1 + 1}}},
                "metrics/linear.json": {"data": {"video_top1": 20.0}},
                "metrics/retrieval.json": {"data": {"R@1": 30.0, "R@5": 50.0}}}

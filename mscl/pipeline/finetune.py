@@ -33,9 +33,9 @@ PATHS = {
 
 def main(argv: list[str] | None = None) -> None:
     args = stage_parser(__doc__, PATHS).parse_args(argv)
-    p = stage_params(args.params, "finetune")
+    p, evaluation = stage_params(args.params, "finetune", "evaluation")
     tables = split_tables(args.videos_csv, args.frames_dir)
-    encoder, sidecar = load_encoder(args.encoder, init=p.init, seed=p.seed)
+    encoder, sidecar = load_encoder(args.encoder, init=evaluation.init, seed=p.seed)
     live = Live(args.live_dir, save_dvc_exp=False, dvcyaml=None)  # plots are declared in dvc.yaml
 
     def log(values: dict, epoch: int) -> None:
@@ -51,5 +51,5 @@ def main(argv: list[str] | None = None) -> None:
     rest = write_metrics(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
     plot_confusion(result.confusion, tables.classes, args.confusion)
     single, multi = result.metrics["single_view"], result.metrics["multi_view"]
-    print(f"finetune ({p.init} init): {tables.split} video top-1 {single['video_top1']}% (1 view), "
+    print(f"finetune ({evaluation.init} init): {tables.split} video top-1 {single['video_top1']}% (1 view), "
           f"{multi['video_top1']}% ({p.test_clips}x{p.test_crops} views); {rest}")

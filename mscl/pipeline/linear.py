@@ -21,10 +21,10 @@ PATHS = {
 
 def main(argv: list[str] | None = None) -> None:
     args = stage_parser(__doc__, PATHS).parse_args(argv)
-    p = stage_params(args.params, "linear")
+    p, evaluation = stage_params(args.params, "linear", "evaluation")
     tables = split_tables(args.videos_csv, args.frames_dir)
-    encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
+    encoder, _ = load_encoder(args.encoder, init=evaluation.init, seed=p.seed)
     metrics = linear_probe(p, encoder, tables.train, tables.test, len(tables.classes))
     rest = write_metrics(args.metrics, metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
-    print(f"linear ({p.init} init): {tables.split} video top-1 {metrics['video_top1']}%, "
+    print(f"linear ({evaluation.init} init): {tables.split} video top-1 {metrics['video_top1']}%, "
           f"top-5 {metrics['video_top5']}%; {metrics['videos_per_second']} videos/s feature extraction; {rest}")

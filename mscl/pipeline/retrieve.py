@@ -22,11 +22,11 @@ PATHS = {
 
 def main(argv: list[str] | None = None) -> None:
     args = stage_parser(__doc__, PATHS).parse_args(argv)
-    p = stage_params(args.params, "retrieve")
+    p, evaluation = stage_params(args.params, "retrieve", "evaluation")
     tables = split_tables(args.videos_csv, args.frames_dir)
-    encoder, _ = load_encoder(args.encoder, init=p.init, seed=p.seed)
+    encoder, _ = load_encoder(args.encoder, init=evaluation.init, seed=p.seed)
     result = video_retrieval(p, encoder, tables.train, tables.test)
     rest = write_metrics(args.metrics, result.metrics | {"split": tables.split, "skipped_videos": tables.skipped}, COMPARED)
     plot_neighbours(tables.test, tables.train, result.neighbours, tables.classes, args.picture, count=p.queries)
     recall = ", ".join(f"{k} {v}%" for k, v in result.metrics.items() if k.startswith("R@"))
-    print(f"retrieve ({p.init} init): {tables.split} -> train {recall}; {result.metrics['videos_per_second']} videos/s; {rest}")
+    print(f"retrieve ({evaluation.init} init): {tables.split} -> train {recall}; {result.metrics['videos_per_second']} videos/s; {rest}")
