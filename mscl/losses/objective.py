@@ -1,4 +1,23 @@
-"""The MSCL objective as named terms (docs/mscl.md §3.1-3.4) and which encodings each term needs.
+"""The MSCL objective, whole (docs/mscl.md §3): its eight named terms, what feeds each, and their sum.
+
+    L = sum over active terms of weight * term                                      (§3.4)
+
+    rgb_moco       InfoNCE(q_rgb,      k_rgb,      bank rgb)            RGB MoCo      (§3.1)
+    flow_moco      InfoNCE(q_flow,     k_flow,     bank flow)           flow MoCo, first call
+    flow_rot_moco  InfoNCE(q_flow_rot, k_flow_rot, bank flow_enqueued)  flow MoCo, second call
+    rgb_flow       InfoNCE(q_rgb,      k_flow,     bank flow_enqueued*) RGB -> flow   (§3.2)
+    flow_rgb       InfoNCE(q_flow,     k_rgb,      bank rgb)            flow -> RGB
+    rgb_flow_rot   InfoNCE(q_rgb,      k_flow_rot, bank flow_enqueued*) RGB -> second flow
+    flow_rot_rgb   InfoNCE(q_flow_rot, k_rgb,      bank rgb)            second flow -> RGB
+    lmcl           per time step: RGB pyramid level 0 vs flow layer 4 of the same clip,
+                   against its other steps and every step of the second flow clip   (§3.3)
+
+(* ``flow`` instead with ``exclude_positives_from_queue``.) q_s is the query encoder's L2-normalised
+projection of stream s, k_s the momentum key encoder's; InfoNCE is
+:func:`mscl.losses.infonce.info_nce_top1` (temperature ``tau``), LMCL
+:func:`mscl.losses.lmcl.local_motion_contrast`. :func:`objective` computes the weighted terms; the
+training loop sums them with :func:`total_loss`. The model (:class:`mscl.pretrain.model.MSCL`)
+only encodes the clips and keeps the queues.
 
 Streams: ``rgb``, ``flow`` (the flow branch's first call) and ``flow_rot`` (its second call). What
 the two flow calls hold is decided by the data path (``pretrain.flow_layout``, README "Clip
@@ -18,10 +37,13 @@ so it never holds the current keys.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from torch import Tensor
+
+from mscl.losses.infonce import info_nce_top1
+from mscl.losses.lmcl import local_motion_contrast
 
 TERMS = (
     "rgb_moco", "flow_moco", "flow_rot_moco",
@@ -112,6 +134,31 @@ def needed_streams(
         keys |= {t.key, BANK_SOURCE[t.negatives]}
     order = ("rgb", "flow", "flow_rot")
     return tuple(s for s in order if s in queries), tuple(s for s in order if s in keys)
+
+
+def objective(
+    active: Mapping[str, float], terms: Mapping[str, NceTerm], *, q: Mapping[str, Tensor], k: Mapping[str, Tensor],
+    banks: Mapping[str, Tensor], lmcl_descriptors: Callable[[], tuple[Tensor, Tensor, Tensor | None]], temperature: float,
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The weighted terms of one step, and each term's contrastive top-1 (detached).
+
+    Args:
+        active: {term: weight} (:func:`active_terms`); terms: :func:`nce_terms`.
+        q, k: {stream: (B, D)} query and key embeddings. banks: {bank: (D, K)} negatives.
+        lmcl_descriptors: () -> (RGB, flow, second flow or None) descriptors (B, C, t) for LMCL,
+            called only when ``lmcl`` is active.
+    Returns:
+        ({term: weight * loss}, {term: top-1}); :func:`total_loss` of the first is the training loss.
+    """
+    losses, top1 = {}, {}
+    for name, weight in active.items():
+        if name == "lmcl":
+            loss, top1[name] = local_motion_contrast(*lmcl_descriptors(), temperature)
+        else:
+            t = terms[name]
+            loss, top1[name] = info_nce_top1(q[t.query], k[t.key], banks[t.negatives], temperature)
+        losses[name] = weight * loss
+    return losses, top1
 
 
 def total_loss(losses: Mapping[str, Tensor]) -> Tensor:

@@ -4,8 +4,8 @@ One call of :meth:`MSCL.forward` is one training step's worth of model work, in 
 released code (docs/mscl.md §3.1): momentum-update a branch's key nets, encode its keys (shuffle-BN),
 encode queries, read the queues, enqueue the all-gathered keys, then compute the terms that read
 the flow queue after this step's original-flow keys were added. The momentum update and the
-enqueue are the explicit methods ``encode_keys`` and ``enqueue``; the loss maths are pure functions
-from :mod:`mscl.losses`. Only ``rgb.encoder_q`` (the backbone) is kept for downstream use.
+enqueue are the explicit methods ``encode_keys`` and ``enqueue``; the objective, whole, is
+:mod:`mscl.losses.objective`. Only ``rgb.encoder_q`` (the backbone) is kept for downstream use.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from mscl.losses.infonce import info_nce_top1
-from mscl.losses.lmcl import local_motion_contrast, temporal_descriptors
-from mscl.losses.objective import TERMS, active_terms, needed_streams, nce_terms
+from mscl.data.pretrain import VIEW
+from mscl.losses.lmcl import temporal_descriptors
+from mscl.losses.objective import TERMS, active_terms, needed_streams, nce_terms, objective
 from mscl.models.flow_encoder import FlowEncoder
 from mscl.models.heads import ProjectionHead
 from mscl.models.momentum import MoCoBranch
@@ -106,14 +106,8 @@ class MSCL(nn.Module):
         banks = self._read_banks({"rgb", "flow"})  # snapshots from before this step's enqueue
         self.enqueue(k)
         banks |= self._read_banks({"flow_enqueued"})
-        losses, self.top1 = {}, {}
-        for name, weight in self.active.items():
-            if name == "lmcl":
-                loss, self.top1[name] = self.local_motion_loss(maps)
-            else:
-                t = self.terms[name]
-                loss, self.top1[name] = info_nce_top1(q[t.query], k[t.key], banks[t.negatives], self.temperature)
-            losses[name] = weight * loss
+        losses, self.top1 = objective(self.active, self.terms, q=q, k=k, banks=banks, temperature=self.temperature,
+                                      lmcl_descriptors=lambda: self.lmcl_descriptors(maps))
         return losses
 
     @torch.no_grad()
@@ -150,14 +144,14 @@ class MSCL(nn.Module):
         if "flow" in k:
             self.flow.enqueue(k["flow"])
 
-    def local_motion_loss(self, maps: dict[str, list[Tensor]]) -> tuple[Tensor, Tensor]:
-        """LMCL (docs/mscl.md §3.3) between the finest pyramid level and flow layer4, both (B, C, T/2):
-        the loss and its top-1 (see :func:`local_motion_contrast`)."""
+    def lmcl_descriptors(self, maps: dict[str, list[Tensor]]) -> tuple[Tensor, Tensor, Tensor | None]:
+        """LMCL's inputs (docs/mscl.md §3.3): the finest pyramid level and flow layer4 (and the
+        second flow clip's layer4 with FRA), each pooled to (B, C, T/2)."""
         finest = self.pyramid(maps["rgb"][1:], levels=1)[0]  # (B, 2w, T/2, H/8, W/8)
         x_rgb = temporal_descriptors(finest)
         x_flow = temporal_descriptors(maps["flow"][-1])  # (B, 2w, T/2)
         x_rot = temporal_descriptors(maps["flow_rot"][-1]) if self.fra else None
-        return local_motion_contrast(x_rgb, x_flow, x_rot, self.temperature)
+        return x_rgb, x_flow, x_rot
 
     def _read_banks(self, names: set[str]) -> dict[str, Tensor]:
         """Age-decayed (dim, K) snapshots of the banks in ``names`` that an active term reads."""
@@ -167,9 +161,8 @@ class MSCL(nn.Module):
 
     def _check_inputs(self, clips_q: dict, clips_k: dict, m_flow: float | None) -> None:
         """Raise if a clip or momentum that an active term needs is missing."""
-        arg = {"rgb": "rgb_{}", "flow": "flow_{}", "flow_rot": "flow_{}_rot"}
-        for streams, clips, side in ((self.query_streams, clips_q, "q"), (self.key_streams, clips_k, "k")):
-            missing = [arg[s].format(side) for s in streams if clips[s] is None]
+        for streams, clips, clip in ((self.query_streams, clips_q, "q"), (self.key_streams, clips_k, "k")):
+            missing = [VIEW[clip][s] for s in streams if clips[s] is None]  # streams are view kinds
             if missing:
                 raise ValueError(f"the active loss terms need {', '.join(missing)}")
         if {"flow", "flow_rot"} & set(self.key_streams) and m_flow is None:

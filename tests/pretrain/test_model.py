@@ -2,8 +2,8 @@
 import pytest
 import torch
 
+from mscl.losses import objective as objective_module
 from mscl.losses.objective import ROTATED_TERMS, TERMS
-from mscl.pretrain import model as model_module
 from mscl.pretrain.model import MSCL
 
 from helpers import CLIP_ROLES
@@ -190,9 +190,9 @@ def test_each_term_contrasts_the_documented_clips(layout, monkeypatch):
     model = _tagged_model()
     banks_before = {"rgb": model.rgb.queue.queue.clone(), "flow": model.flow.queue.queue.clone()}
     calls, lmcl_calls = [], []
-    real_nce, real_lmcl = model_module.info_nce_top1, model_module.local_motion_contrast
-    monkeypatch.setattr(model_module, "info_nce_top1", lambda q, k, neg, t: calls.append((q, k, neg)) or real_nce(q, k, neg, t))
-    monkeypatch.setattr(model_module, "local_motion_contrast",
+    real_nce, real_lmcl = objective_module.info_nce_top1, objective_module.local_motion_contrast
+    monkeypatch.setattr(objective_module, "info_nce_top1", lambda q, k, neg, t: calls.append((q, k, neg)) or real_nce(q, k, neg, t))
+    monkeypatch.setattr(objective_module, "local_motion_contrast",
                         lambda *a: lmcl_calls.append(a) or real_lmcl(*a))
     losses = _step(model, _tagged_clips(layout), m=1.0)
     assert list(losses) == list(TERMS) and len(calls) == 7 and len(lmcl_calls) == 1
