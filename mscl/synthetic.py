@@ -6,6 +6,9 @@ in / out); everything a single frame shows (textures, colours, shape, size, posi
 independently of the class, with the same marginal distribution over frames for every class,
 so a representation that ignores motion scores chance. The motion is known exactly:
 :func:`true_flow` gives the forward flow of every object pixel.
+
+Also here, for tests and benchmarks that need real image content: a virtual camera over a
+photograph (:func:`camera_views`, :func:`camera_pan` with its exact flow).
 """
 from __future__ import annotations
 
@@ -169,3 +172,49 @@ def generate(out_dir: str | Path, *, videos_per_class: int, num_frames: int, hei
             split = "test" if is_test(n, test_fraction) else "train"
             records.append({"video_id": f"{name}/{path.stem}", "path": str(path), "label": label, "label_name": name, "split": split})
     return records
+
+
+# --------------------------------------------------------------------------- a camera over a photograph
+
+
+def sample_photo() -> np.ndarray:
+    """A real photograph, ``(H, W, 3)`` uint8 RGB (matplotlib's sample image; no download)."""
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mimage
+
+    with cbook.get_sample_data("grace_hopper.jpg") as fh:
+        return mimage.imread(fh, format="jpg")
+
+
+def camera_views(photo: np.ndarray, poses: np.ndarray, H: int, W: int, *, cubic: bool = True) -> np.ndarray:
+    """Views ``(T, H, W, 3)`` of ``photo`` by a camera at ``poses`` ``(T, 3)``: (s, x0, y0), frame
+    pixel (x, y) seeing photo point (x0 + s x, y0 + s y)."""
+    import cv2
+
+    flags = (cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
+    return np.stack([cv2.warpAffine(photo, np.array([[s, 0, x0], [0, s, y0]]), (W, H), flags=flags) for s, x0, y0 in poses])
+
+
+def camera_pan(photo: np.ndarray, T: int, H: int, W: int, step=(1.4, 0.6), zoom: float = 1.015):
+    """Views of ``photo`` by a camera moving ``step`` px and zooming in by ``zoom`` per frame.
+
+    Returns:
+        (frames ``(T, H, W, 3)`` uint8, true flow ``(T - 1, H, W, 2)`` float32 between consecutive frames).
+    """
+    import cv2
+
+    f = 0.8 * min(photo.shape[0] / H, photo.shape[1] / W)  # shrink first: no aliasing in the warp
+    photo = cv2.resize(photo, (round(photo.shape[1] / f), round(photo.shape[0] / f)), interpolation=cv2.INTER_AREA)
+    cy, cx = photo.shape[0] / 2, photo.shape[1] / 2
+    t = np.arange(T, dtype=np.float64)
+    s = zoom**-t  # photo px per frame px; frame pixel x sees photo point c + s (x - centre + t step)
+    poses = np.stack([s, cx - s * (W / 2 - step[0] * t), cy - s * (H / 2 - step[1] * t)], 1)
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    flows = []
+    for i in range(T - 1):
+        # the same photo point in frame i + 1: x' = zoom (x - centre + i step) + centre - (i + 1) step
+        u = zoom * (xs - W / 2 + i * step[0]) + W / 2 - (i + 1) * step[0] - xs
+        v = zoom * (ys - H / 2 + i * step[1]) + H / 2 - (i + 1) * step[1] - ys
+        flows.append(np.stack((u, v), axis=-1))
+    flow = np.stack(flows).astype(np.float32) if flows else np.zeros((0, H, W, 2), np.float32)
+    return camera_views(photo, poses, H, W), flow

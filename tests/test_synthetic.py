@@ -1,7 +1,7 @@
 """The synthetic classes are defined by motion alone."""
 import numpy as np
 
-from mscl.synthetic import CLASSES, draw_scene, pose, render_frame, render_video, true_flow
+from mscl.synthetic import CLASSES, camera_pan, draw_scene, pose, render_frame, render_video, sample_photo, true_flow
 
 H, W, T = 48, 64, 16
 
@@ -84,3 +84,13 @@ def test_videos_are_reproducible_and_in_frame():
         for t in (0, T - 1):
             centre, _, radius = pose(scene, t)
             assert 0 <= centre[0] <= W and 0 <= centre[1] <= H and radius > 0
+
+
+def test_camera_pan_moves_the_photo_by_its_true_flow():
+    frames, flow = camera_pan(sample_photo(), T=3, H=48, W=64, step=(2.0, 1.0), zoom=1.0)
+    assert frames.shape == (3, 48, 64, 3) and flow.shape == (2, 48, 64, 2)
+    np.testing.assert_allclose(flow, np.broadcast_to([-2.0, -1.0], flow.shape), atol=1e-9)  # the camera pans right and down
+    f0, f1 = frames[0].astype(float), frames[1].astype(float)
+    moved = np.abs(f1[4:-6, 4:-6] - f0[5:-5, 6:-4]).mean()  # frame-0 pixel (x, y) sits at (x - 2, y - 1) in frame 1
+    still = np.abs(f1[4:-6, 4:-6] - f0[4:-6, 4:-6]).mean()
+    assert moved < 0.2 * still

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from mscl.synthetic import camera_pan, sample_photo
+
 SIZE = 64  # synthetic frames are SIZE x SIZE
 MARGIN = 8  # border pixels left out of accuracy checks (motion enters/leaves the image there)
 
@@ -72,30 +74,6 @@ def flow_epe():
     return epe
 
 
-def camera_pan(photo: np.ndarray, T: int, H: int, W: int, step=(1.4, 0.6), zoom=1.015):
-    """Views of ``photo`` by a camera moving ``step`` px and zooming in by ``zoom`` per frame.
-
-    Returns:
-        (frames ``(T, H, W, 3)`` uint8, true flow ``(T - 1, H, W, 2)`` between consecutive frames).
-    """
-    import cv2
-
-    f = 0.8 * min(photo.shape[0] / H, photo.shape[1] / W)  # shrink first: no aliasing in the warp
-    photo = cv2.resize(photo, (round(photo.shape[1] / f), round(photo.shape[0] / f)), interpolation=cv2.INTER_AREA)
-    cy, cx = photo.shape[0] / 2, photo.shape[1] / 2
-    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
-    frames, flows = [], []
-    for t in range(T):
-        s = zoom**-t  # photo px per frame px; frame pixel x sees photo point c + s (x - centre + t step)
-        M = np.array([[s, 0, cx - s * (W / 2 - step[0] * t)], [0, s, cy - s * (H / 2 - step[1] * t)]])
-        frames.append(cv2.warpAffine(photo, M, (W, H), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP))
-        # the same photo point in frame t + 1: x' = zoom (x - centre + t step) + centre - (t + 1) step
-        u = zoom * (xs - W / 2 + t * step[0]) + W / 2 - (t + 1) * step[0] - xs
-        v = zoom * (ys - H / 2 + t * step[1]) + H / 2 - (t + 1) * step[1] - ys
-        flows.append(np.stack((u, v), axis=-1))
-    return np.stack(frames), np.stack(flows[:-1]).astype(np.float32)
-
-
 def encode_decode(frames: np.ndarray, path) -> np.ndarray:
     """Encode ``(T, H, W, 3)`` uint8 RGB to H.264 at ``path`` with PyAV and decode it back."""
     import av
@@ -117,12 +95,7 @@ def hopper_video(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         (frames ``(5, 96, 128, 3)`` uint8 RGB, true flow ``(4, 96, 128, 2)`` between consecutive frames).
     """
-    import matplotlib.cbook as cbook
-    import matplotlib.image as mimage
-
-    with cbook.get_sample_data("grace_hopper.jpg") as fh:
-        photo = mimage.imread(fh, format="jpg")
-    frames, flow = camera_pan(photo, T=5, H=96, W=128)
+    frames, flow = camera_pan(sample_photo(), T=5, H=96, W=128)
     return encode_decode(frames, tmp_path_factory.mktemp("video") / "pan.mp4"), flow
 
 
