@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mscl.io.video import decode_video, encode_video
-from mscl.params import FramesParams
+from mscl.params import FramesParams, default
 from mscl.pipeline.frames import decode_one, frame_job
 from mscl.pipeline.pool import parallel_map
 from mscl.synthetic import draw_scene, render_video
@@ -46,7 +46,7 @@ def main() -> None:
         decode_fps = n / (time.perf_counter() - t)
         print(f"decode+resize only, 1 process:        {decode_fps:8.0f} frames/s")
 
-        p = FramesParams(short_side=args.short_side, workers=1)
+        p = default(FramesParams, short_side=args.short_side, workers=1)
         jobs = [frame_job(f"v{i}", str(src), str(Path(tmp) / f"out{i}.zip"), p) for i in range(args.videos)]
         results = {}
         for workers in (1, args.workers):

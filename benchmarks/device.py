@@ -49,7 +49,7 @@ from mscl.data.pretrain import PretrainDataset, make_loader  # noqa: E402
 from mscl.data.sampler import batches_from  # noqa: E402
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv  # noqa: E402
 from mscl.flow.tvl1_torch import tvl1_pairs_torch  # noqa: E402
-from mscl.params import FlowParams, PretrainParams, from_dict, load_section, to_dict  # noqa: E402
+from mscl.params import FlowParams, PretrainParams, default, from_dict, load_section, to_dict  # noqa: E402
 from mscl.synthetic import CLASSES, draw_scene, render_video, true_flow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -393,7 +393,7 @@ def main() -> None:
         ap.error("give --out or set $OUT")
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
-    p = PretrainParams(width=args.width, flow_width=args.width, crop_size=args.crop, batch_size=args.batch,
+    p = default(PretrainParams, width=args.width, flow_width=args.width, crop_size=args.crop, batch_size=args.batch,
                        workers=args.workers, compile=args.compile, queue_size=args.batch * 64, device=args.device,
                        interval=8)
     settings = {"tiny": args.tiny, "compile": args.compile, "budget_s": args.budget, "pretrain": {

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mscl.io.video import encode_video
-from mscl.params import ClusterParams, FlowParams, FramesParams
+from mscl.params import ClusterParams, FlowParams, FramesParams, default
 from mscl.pipeline.cluster import connect
 from mscl.pipeline.flow import extract_flow
 from mscl.pipeline.frames import extract_frames
@@ -42,12 +42,12 @@ def main() -> None:
             paths.append(root / f"src/v{i}.mp4")
             encode_video(paths[-1], render_video(scene, rng), fps=25)
         videos = pd.DataFrame({"video_id": [f"v{i}" for i in range(args.videos)], "path": [str(p) for p in paths]})
-        frames, _ = extract_frames(videos, root / "frames", FramesParams(short_side=args.height, workers=args.workers))
-        p = FlowParams(backend="opencv", workers=args.workers, pictures=0)
+        frames, _ = extract_frames(videos, root / "frames", default(FramesParams, short_side=args.height, workers=args.workers))
+        p = default(FlowParams, backend="opencv", workers=args.workers, pictures=0)
 
         results = {}
         for executor in ("local", "ray"):
-            cluster = ClusterParams(executor=executor)
+            cluster = default(ClusterParams, executor=executor)
             if executor == "ray":
                 import ray
 

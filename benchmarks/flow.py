@@ -23,7 +23,7 @@ import torch
 
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_pairs_torch
-from mscl.params import FlowParams
+from mscl.params import FlowParams, default
 from mscl.synthetic import camera_views, sample_photo
 
 
@@ -116,7 +116,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    p = dataclasses.replace(FlowParams(), batch_pairs=args.batch)
+    p = dataclasses.replace(default(FlowParams), batch_pairs=args.batch)
     gray = panning_frames(args.pairs + 1, args.height, args.width)
     pairs = [(t, t + 1) for t in range(args.pairs)]
     print(f"{args.pairs} pairs of {args.width}x{args.height}, torch {torch.__version__}, "

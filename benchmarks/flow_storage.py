@@ -30,7 +30,7 @@ from flow import panning_frames  # noqa: E402  (the benchmark's virtual camera)
 
 from mscl.flow.tvl1 import tvl1_pairs_opencv  # noqa: E402
 from mscl.io.flow_files import dequantize, quantize  # noqa: E402
-from mscl.params import FlowParams  # noqa: E402
+from mscl.params import FlowParams, default  # noqa: E402
 
 BOUND = 20.0
 
@@ -81,7 +81,7 @@ def main() -> None:
     args = ap.parse_args()
     gray = panning_frames(args.frames + 8, args.height, args.width)
     t = time.perf_counter()
-    flow = tvl1_pairs_opencv(gray, [(i, i + 8) for i in range(args.frames)], FlowParams())  # MSCL's pairing
+    flow = tvl1_pairs_opencv(gray, [(i, i + 8) for i in range(args.frames)], default(FlowParams))  # MSCL's pairing
     print(f"{args.frames} TV-L1 flows at {args.width}x{args.height} in {time.perf_counter() - t:.0f} s; "
           f"|flow| mean {np.abs(flow).mean():.2f} px, max {np.abs(flow).max():.1f} px")
     clipped = np.clip(flow, -BOUND, BOUND)

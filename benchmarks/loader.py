@@ -27,7 +27,7 @@ from mscl.data.pretrain import PretrainDataset, collate, make_loader, prepare_ba
 from mscl.data.sampler import batches_from
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
-from mscl.params import PretrainParams
+from mscl.params import PretrainParams, default
 from mscl.sampling.clips import clip_indices, num_flows
 from mscl.synthetic import draw_scene, render_video, true_flow
 
@@ -109,7 +109,7 @@ def main() -> None:
     ap.add_argument("--storage", nargs="+", default=["raw"], choices=["raw", "png"], help="flow storages to measure")
     args = ap.parse_args()
     torch.set_num_threads(1)  # in-process figures are then per core, like a worker's
-    base = PretrainParams(clip_len=8, interval=8, crop_size=112, batch_size=args.batch, seed=0)
+    base = default(PretrainParams, clip_len=8, interval=8, crop_size=112, batch_size=args.batch, seed=0)
     for short, storage in itertools.product(args.sizes, args.storage):
         with tempfile.TemporaryDirectory() as tmp:
             tables = write_videos(Path(tmp), videos=args.videos, entries=4 * args.batch, frames=args.frames, short=short,

@@ -30,7 +30,7 @@ from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
 from mscl.losses.objective import total_loss
 from mscl.models.r3d import R3D18
-from mscl.params import PretrainParams
+from mscl.params import PretrainParams, default
 from mscl.pretrain.train import build_model, build_optimizer, model_inputs
 from mscl.synthetic import draw_scene, render_video, true_flow
 
@@ -144,7 +144,7 @@ def main() -> None:
                     help="pretrain.cache_mb values to measure loader-fed (e.g. 0 512: without and with the cache)")
     args = ap.parse_args()
     device = torch.device(args.device)
-    p = PretrainParams(width=args.width, flow_width=args.width, crop_size=args.crop, batch_size=args.batch,
+    p = default(PretrainParams, width=args.width, flow_width=args.width, crop_size=args.crop, batch_size=args.batch,
                        workers=args.workers, compile=args.compile, queue_size=args.batch * 64, device=args.device,
                        interval=args.interval)
     print(f"{device}: R3D-18 width {p.width}, {p.clip_len}x{p.crop_size}x{p.crop_size} clips, batch {p.batch_size}")

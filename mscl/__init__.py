@@ -14,8 +14,8 @@ of its layer; each package sits one above the highest it imports; ``tests/test_l
 checks both):
 
 0. ``params``, ``dist``, ``io``, ``transforms``, ``losses``, ``report``
-1. ``synthetic``, ``flow``, ``models``, ``bench``
-2. ``sampling``
+1. ``synthetic``, ``flow``, ``models``, ``preset``
+2. ``sampling``, ``bench``
 3. ``data``
 4. ``pretrain``, ``downstream``
 5. ``pipeline``, ``hub``

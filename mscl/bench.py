@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from mscl.preset import set_args
 from mscl.report import experiment_rows, flatten, lookup, replace_between_markers
 
 PRESET = Path("benchmarks/motion.yaml")
@@ -61,20 +62,6 @@ def grid(preset: dict) -> list[Experiment]:
     if not out:
         raise ValueError("the benchmark preset lists no arms")
     return out
-
-
-def format_value(v) -> str:
-    """A params value as ``dvc exp run -S`` parses it (YAML)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(format_value(x) for x in v) + "]"
-    return str(v)
-
-
-def set_args(sets: dict) -> list[str]:
-    """``-S key=value`` arguments for every param of an experiment."""
-    return [a for k, v in sets.items() for a in ("-S", f"{k}={format_value(v)}")]
 
 
 # --------------------------------------------------------------------------- running

@@ -6,6 +6,11 @@ line that names the section and the key.
 Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``), and so
 does whether the field changes what its stage writes (``output``; :func:`output_values`), which is
 what a resumable stage fingerprints.
+
+Values have one home: the params file. The dataclasses hold no defaults; the repository's
+``params.yaml`` (the CPU demo) is the default set, read by :func:`default` where code needs a
+section without a file (tests, benchmarks), and the paper's settings are the preset
+``presets/paper.yaml`` (:mod:`mscl.preset`).
 """
 from __future__ import annotations
 
@@ -22,13 +27,12 @@ class ParamsError(ValueError):
     """A params.yaml section is missing, has an unknown key, a wrong type or a bad value."""
 
 
-def _f(default, *, min=None, max=None, choices=None, doc="", output=True):
-    """A dataclass field with its validation rule kept beside the default. ``output=False``: the
-    field changes how a stage works (processes, device, logging), never what it writes."""
-    meta = {"min": min, "max": max, "choices": choices, "doc": doc, "output": output}
-    if isinstance(default, (list, dict, tuple)):
-        return field(default_factory=lambda: default, metadata=meta)
-    return field(default=default, metadata=meta)
+def _f(*, min=None, max=None, choices=None, doc="", output=True):
+    """A dataclass field with its validation rule: range, choices, what it means, and whether it
+    changes what its stage writes (``output=False``: how a stage works, e.g. processes, device,
+    logging). No default: every value comes from a params file (:func:`default` reads the
+    repository's ``params.yaml``)."""
+    return field(metadata={"min": min, "max": max, "choices": choices, "doc": doc, "output": output})
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -41,43 +45,43 @@ DEVICES = ("auto", "cpu", "cuda")
 class IndexParams:
     """Which videos the pipeline runs on (and, for ``synthetic``, how they are generated)."""
 
-    source: str = _f("synthetic", choices=("synthetic", "folder", "ucf101", "hmdb51", "ssv2", "kinetics"))
-    root: str = _f("", doc="dataset root; unused for synthetic")
-    split: int = _f(1, min=1, max=3, doc="official split number for UCF101 / HMDB51")
+    source: str = _f(choices=("synthetic", "folder", "ucf101", "hmdb51", "ssv2", "kinetics"))
+    root: str = _f(doc="dataset root; unused for synthetic")
+    split: int = _f(min=1, max=3, doc="official split number for UCF101 / HMDB51")
     # synthetic generator
-    videos_per_class: int = _f(12, min=1)
-    num_frames: int = _f(48, min=2)
-    height: int = _f(128, min=16)
-    width: int = _f(160, min=16)
-    fps: int = _f(25, min=1)
-    speed: float = _f(2.0, min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
-    test_fraction: float = _f(0.25, min=0.0, max=0.9)
-    seed: int = _f(0, min=0)
+    videos_per_class: int = _f(min=1)
+    num_frames: int = _f(min=2)
+    height: int = _f(min=16)
+    width: int = _f(min=16)
+    fps: int = _f(min=1)
+    speed: float = _f(min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
+    test_fraction: float = _f(min=0.0, max=0.9)
+    seed: int = _f(min=0)
 
 
 @dataclass(frozen=True)
 class ClusterParams:
     """Where the per-video stages (frames, flow, screen) run their work. Never changes an output."""
 
-    executor: str = _f("local", choices=("local", "ray"),
+    executor: str = _f(choices=("local", "ray"),
                        doc="local: worker processes on this machine; ray: tasks on a Ray cluster (extra 'ray')")
-    address: str = _f("", doc="ray: '' joins the cluster started on this machine or starts a private one; "
+    address: str = _f(doc="ray: '' joins the cluster started on this machine or starts a private one; "
                               "'auto' requires a running cluster; or 'host:port' / 'ray://host:10001'")
-    max_retries: int = _f(3, min=0, doc="ray: times a task whose worker died is retried before its video is reported failed")
-    in_flight: int = _f(0, min=0, doc="ray: tasks submitted at once (0 = twice the cluster's CPUs); bounds driver memory")
+    max_retries: int = _f(min=0, doc="ray: times a task whose worker died is retried before its video is reported failed")
+    in_flight: int = _f(min=0, doc="ray: tasks submitted at once (0 = twice the cluster's CPUs); bounds driver memory")
 
 
 @dataclass(frozen=True)
 class FramesParams:
     """Decoding of every indexed video into one per-video frame container."""
 
-    short_side: int = _f(128, min=16)
-    fps: float = _f(0.0, min=0.0, doc="0 keeps the native frame rate")
+    short_side: int = _f(min=16)
+    fps: float = _f(min=0.0, doc="0 keeps the native frame rate")
     # not fingerprinted: it decides a video's status only, applied again to a reused container
-    min_frames: int = _f(16, min=1, doc="videos with fewer decoded frames are marked too_short", output=False)
-    max_frames: int = _f(0, min=0, doc="0 = no limit; otherwise keep only the first max_frames")
-    jpeg_quality: int = _f(90, min=1, max=100)
-    workers: int = _f(2, min=1, output=False)
+    min_frames: int = _f(min=1, doc="videos with fewer decoded frames are marked too_short", output=False)
+    max_frames: int = _f(min=0, doc="0 = no limit; otherwise keep only the first max_frames")
+    jpeg_quality: int = _f(min=1, max=100)
+    workers: int = _f(min=1, output=False)
 
 
 @dataclass(frozen=True)
@@ -87,43 +91,43 @@ class FlowParams:
     The TV-L1 fields mirror OpenCV's ``DualTVL1OpticalFlow`` parameters and defaults.
     """
 
-    backend: str = _f("auto", choices=("auto", "opencv", "torch"), output=False)
-    device: str = _f("auto", choices=DEVICES, output=False)
-    splits: tuple[str, ...] = _f(("train", "val", "test"), choices=("train", "val", "test"),
+    backend: str = _f(choices=("auto", "opencv", "torch"), output=False)
+    device: str = _f(choices=DEVICES, output=False)
+    splits: tuple[str, ...] = _f(choices=("train", "val", "test"),
                                  doc="which splits get flow (pretraining reads the train split only)", output=False)
-    offset: int = _f(8, min=1)
-    step: int = _f(2, min=1)
-    bound: float = _f(20.0, min=1.0, max=255.0)
-    storage: str = _f("raw", choices=("raw", "png"),
+    offset: int = _f(min=1)
+    step: int = _f(min=1)
+    bound: float = _f(min=1.0, max=255.0)
+    storage: str = _f(choices=("raw", "png"),
                       doc="raw: uint8 arrays, fast to read (~4x the bytes); png: two PNGs per flow, smaller")
-    workers: int = _f(2, min=1, output=False)
-    batch_pairs: int = _f(32, min=1, doc="frame pairs per batch of the torch backend", output=False)
-    pictures: int = _f(4, min=0, doc="flow pictures rendered under reports/flow/", output=False)
-    interpolation: str = _f("bicubic", choices=("bicubic", "bilinear"))
-    compile: bool = _f(True, doc="torch.compile the torch backend's iterations (applied on CUDA only)", output=False)
-    tau: float = _f(0.25, min=1e-6, max=0.25)
-    lambda_: float = _f(0.15, min=1e-6)
-    theta: float = _f(0.3, min=1e-6)
-    scales: int = _f(5, min=1, max=20)
-    warps: int = _f(5, min=1)
-    epsilon: float = _f(0.01, min=0.0)
-    inner_iterations: int = _f(30, min=1)
-    outer_iterations: int = _f(10, min=1)
-    scale_step: float = _f(0.8, min=0.1, max=0.99)
-    gamma: float = _f(0.0, min=0.0)
-    median_filtering: int = _f(5, choices=(1, 3, 5), doc="OpenCV's float median filter takes 3 or 5 (1 = off)")
+    workers: int = _f(min=1, output=False)
+    batch_pairs: int = _f(min=1, doc="frame pairs per batch of the torch backend", output=False)
+    pictures: int = _f(min=0, doc="flow pictures rendered under reports/flow/", output=False)
+    interpolation: str = _f(choices=("bicubic", "bilinear"))
+    compile: bool = _f(doc="torch.compile the torch backend's iterations (applied on CUDA only)", output=False)
+    tau: float = _f(min=1e-6, max=0.25)
+    lambda_: float = _f(min=1e-6)
+    theta: float = _f(min=1e-6)
+    scales: int = _f(min=1, max=20)
+    warps: int = _f(min=1)
+    epsilon: float = _f(min=0.0)
+    inner_iterations: int = _f(min=1)
+    outer_iterations: int = _f(min=1)
+    scale_step: float = _f(min=0.1, max=0.99)
+    gamma: float = _f(min=0.0)
+    median_filtering: int = _f(choices=(1, 3, 5), doc="OpenCV's float median filter takes 3 or 5 (1 = off)")
 
 
 @dataclass(frozen=True)
 class ScreenParams:
     """Motion Differential Sampling (docs/mscl.md §4): which clip starts pretraining uses."""
 
-    enabled: bool = _f(True, doc="false keeps every candidate start (the MDS ablation)")
-    block: int = _f(28, min=1, doc="attention pooling block, pixels")
-    clip_len: int = _f(8, min=1, doc="flows per scored clip")
-    stride: int = _f(4, min=1, doc="flow-index step inside a scored clip")
-    device: str = _f("auto", choices=DEVICES)
-    pictures: bool = _f(True, doc="draw kept vs rejected motion scores under reports/screen/")
+    enabled: bool = _f(doc="false keeps every candidate start (the MDS ablation)")
+    block: int = _f(min=1, doc="attention pooling block, pixels")
+    clip_len: int = _f(min=1, doc="flows per scored clip")
+    stride: int = _f(min=1, doc="flow-index step inside a scored clip")
+    device: str = _f(choices=DEVICES)
+    pictures: bool = _f(doc="draw kept vs rejected motion scores under reports/screen/")
 
 
 FLOW_METHODS = ("mscl",)  # pretraining methods that read optical flow
@@ -131,88 +135,88 @@ FLOW_METHODS = ("mscl",)  # pretraining methods that read optical flow
 
 @dataclass(frozen=True)
 class PretrainParams:
-    """Self-supervised pretraining (docs/mscl.md §1-3 and §5). Paper values in the README."""
+    """Self-supervised pretraining (docs/mscl.md §1-3 and §5). The paper's values: presets/paper.yaml."""
 
-    method: str = _f("mscl", choices=("mscl", "moco", "dclr"),
+    method: str = _f(choices=("mscl", "moco", "dclr"),
                      doc="mscl (needs flow) | moco (MoCo v2 on RGB) | dclr (static/dynamic views, no flow)")
-    device: str = _f("auto", choices=DEVICES)
-    seed: int = _f(0, min=0)
+    device: str = _f(choices=DEVICES)
+    seed: int = _f(min=0)
     # data (docs/mscl.md §2.2-2.4), in flow-index units
-    clip_len: int = _f(8, min=1)
-    interval: int = _f(8, min=1)
-    shift_range: int = _f(1, min=0, doc="key start near query + U[-s, s], s = shift_range*clip_len*interval")
-    key_start: str = _f("released", choices=("released", "nearest"),
+    clip_len: int = _f(min=1)
+    interval: int = _f(min=1)
+    shift_range: int = _f(min=0, doc="key start near query + U[-s, s], s = shift_range*clip_len*interval")
+    key_start: str = _f(choices=("released", "nearest"),
                         doc="released = the reference's loop over kept starts; nearest = the nearest kept start")
-    flow_layout: str = _f("released", choices=("released", "paper"),
+    flow_layout: str = _f(choices=("released", "paper"),
                           doc="which flow clips feed the two flow calls (README: clip roles)")
-    retries: int = _f(10, min=0, doc="query start redraws until it lies in the MDS-kept starts")
-    crop_size: int = _f(112, min=16)
-    crop_scale: tuple[float, ...] = _f((0.2, 1.0), min=0.01, max=1.0)
-    flip_negate_u: bool = _f(False, doc="corrected flip of flow (docs/mscl.md §8.5); literal = false")
-    rescale_flow: bool = _f(False, doc="scale flow vectors with the crop resize (physically consistent)")
-    color_consistent: bool = _f(False, doc="one colour-jitter draw per clip (docs/mscl.md §8.6); literal = false")
-    gpu_augment: bool = _f(True, doc="colour jitter and flow colour coding on the training device")
-    workers: int = _f(2, min=0, doc="data loader processes", output=False)
-    cache_mb: int = _f(0, min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
+    retries: int = _f(min=0, doc="query start redraws until it lies in the MDS-kept starts")
+    crop_size: int = _f(min=16)
+    crop_scale: tuple[float, ...] = _f(min=0.01, max=1.0)
+    flip_negate_u: bool = _f(doc="corrected flip of flow (docs/mscl.md §8.5); literal = false")
+    rescale_flow: bool = _f(doc="scale flow vectors with the crop resize (physically consistent)")
+    color_consistent: bool = _f(doc="one colour-jitter draw per clip (docs/mscl.md §8.6); literal = false")
+    gpu_augment: bool = _f(doc="colour jitter and flow colour coding on the training device")
+    workers: int = _f(min=0, doc="data loader processes", output=False)
+    cache_mb: int = _f(min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
     # model (docs/mscl.md §1 and §3)
-    backbone: str = _f("r3d_18", choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
-    width: int = _f(64, min=4, doc="backbone stem width (64 = torchvision's architecture)")
-    flow_width: int = _f(64, min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
-    dim: int = _f(128, min=1)
-    queue_size: int = _f(65536, min=1)
-    temperature: float = _f(0.07, min=1e-4)
-    queue_decay: float = _f(0.99999, min=0.0, max=1.0)
-    rgb_moco_weight: float = _f(1.0, min=0.0)
-    flow_moco_weight: float = _f(1.0, min=0.0)
-    flow_rot_moco_weight: float = _f(1.0, min=0.0)
-    rgb_flow_weight: float = _f(1.0, min=0.0)
-    flow_rgb_weight: float = _f(1.0, min=0.0)
-    rgb_flow_rot_weight: float = _f(1.0, min=0.0)
-    flow_rot_rgb_weight: float = _f(1.0, min=0.0)
-    lmcl_weight: float = _f(1.0, min=0.0)
-    lmcl: bool = _f(True, doc="local motion contrast (LMCL) switch")
-    fra: bool = _f(True, doc="flow rotation augmentation switch: false drops every rotated-flow term")
-    exclude_positives_from_queue: bool = _f(False, doc="docs/mscl.md §8.2; literal = false")
-    single_flow_momentum_update: bool = _f(False, doc="docs/mscl.md §8.3; literal = false (two updates per step)")
+    backbone: str = _f(choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
+    width: int = _f(min=4, doc="backbone stem width (64 = torchvision's architecture)")
+    flow_width: int = _f(min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
+    dim: int = _f(min=1)
+    queue_size: int = _f(min=1)
+    temperature: float = _f(min=1e-4)
+    queue_decay: float = _f(min=0.0, max=1.0)
+    rgb_moco_weight: float = _f(min=0.0)
+    flow_moco_weight: float = _f(min=0.0)
+    flow_rot_moco_weight: float = _f(min=0.0)
+    rgb_flow_weight: float = _f(min=0.0)
+    flow_rgb_weight: float = _f(min=0.0)
+    rgb_flow_rot_weight: float = _f(min=0.0)
+    flow_rot_rgb_weight: float = _f(min=0.0)
+    lmcl_weight: float = _f(min=0.0)
+    lmcl: bool = _f(doc="local motion contrast (LMCL) switch")
+    fra: bool = _f(doc="flow rotation augmentation switch: false drops every rotated-flow term")
+    exclude_positives_from_queue: bool = _f(doc="docs/mscl.md §8.2; literal = false")
+    single_flow_momentum_update: bool = _f(doc="docs/mscl.md §8.3; literal = false (two updates per step)")
     # DCLR (docs/dclr.md); its own constants, used only with method: dclr
-    dclr_vv_weight: float = _f(1.0, min=0.0, doc="RGB -> RGB of the other clip")
-    dclr_vs_weight: float = _f(1.0, min=0.0, doc="static-weighted RGB -> static view")
-    dclr_sv_weight: float = _f(1.0, min=0.0, doc="static view -> static-weighted RGB")
-    dclr_vd_weight: float = _f(1.0, min=0.0, doc="dynamic-weighted RGB -> dynamic view")
-    dclr_dv_weight: float = _f(1.0, min=0.0, doc="dynamic view -> dynamic-weighted RGB")
-    dclr_momentum: float = _f(0.999, min=0.0, max=1.0, doc="constant key-encoder momentum; 0 = MSCL's cosine schedule")
-    dclr_queue_decay: float = _f(1.0, min=0.0, max=1.0, doc="age decay of queued negatives (1 = none, as DCLR)")
-    dclr_lr_milestones: tuple[float, ...] = _f((0.6, 0.8), min=0.0, max=1.0,
+    dclr_vv_weight: float = _f(min=0.0, doc="RGB -> RGB of the other clip")
+    dclr_vs_weight: float = _f(min=0.0, doc="static-weighted RGB -> static view")
+    dclr_sv_weight: float = _f(min=0.0, doc="static view -> static-weighted RGB")
+    dclr_vd_weight: float = _f(min=0.0, doc="dynamic-weighted RGB -> dynamic view")
+    dclr_dv_weight: float = _f(min=0.0, doc="dynamic view -> dynamic-weighted RGB")
+    dclr_momentum: float = _f(min=0.0, max=1.0, doc="constant key-encoder momentum; 0 = MSCL's cosine schedule")
+    dclr_queue_decay: float = _f(min=0.0, max=1.0, doc="age decay of queued negatives (1 = none, as DCLR)")
+    dclr_lr_milestones: tuple[float, ...] = _f(min=0.0, max=1.0,
                                                doc="lr x 0.1 at these fractions of training; [] = MSCL's cosine")
-    dclr_wrap: bool = _f(False, doc="dynamic view frame 0 = V[0] - V[T-1] as released; false = zeros")
-    dclr_topk: int = _f(0, min=0, doc="extra positives mined from the queues (released: 5); 0 = single positive")
+    dclr_wrap: bool = _f(doc="dynamic view frame 0 = V[0] - V[T-1] as released; false = zeros")
+    dclr_topk: int = _f(min=0, doc="extra positives mined from the queues (released: 5); 0 = single positive")
     # optimisation (docs/mscl.md §5)
-    batch_size: int = _f(128, min=1, doc="global batch over all GPUs")
-    epochs: int = _f(400, min=1)
-    lr: float = _f(0.02, min=0.0, doc="for the global batch_size given (0.02 per 128 in the paper)")
-    momentum: float = _f(0.9, min=0.0, max=1.0)
-    weight_decay: float = _f(1e-4, min=0.0)
-    grad_clip: float = _f(40.0, min=0.0, doc="0 disables clipping")
-    warmup_epochs: float = _f(5.0, min=0.0)
-    warmup_ratio: float = _f(0.1, min=0.0, max=1.0)
-    min_lr: float = _f(0.0, min=0.0)
-    momentum_base: float = _f(0.994, min=0.0, max=1.0, doc="key-encoder EMA momentum at step 0 (cosine to 1)")
+    batch_size: int = _f(min=1, doc="global batch over all GPUs")
+    epochs: int = _f(min=1)
+    lr: float = _f(min=0.0, doc="for the global batch_size given (0.02 per 128 in the paper)")
+    momentum: float = _f(min=0.0, max=1.0)
+    weight_decay: float = _f(min=0.0)
+    grad_clip: float = _f(min=0.0, doc="0 disables clipping")
+    warmup_epochs: float = _f(min=0.0)
+    warmup_ratio: float = _f(min=0.0, max=1.0)
+    min_lr: float = _f(min=0.0)
+    momentum_base: float = _f(min=0.0, max=1.0, doc="key-encoder EMA momentum at step 0 (cosine to 1)")
     # speed and distribution
-    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
-    channels_last: bool = _f(True, doc="channels_last_3d memory format (faster on CUDA and on CPU)")
-    compile: bool = _f(False, doc="torch.compile the encoders")
-    sync_bn: bool = _f(False, doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
-    gpus: int = _f(1, min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")
-    nnodes: int = _f(1, min=1)
-    node_rank: int = _f(0, min=0)
-    master_addr: str = _f("127.0.0.1")
-    master_port: int = _f(29500, min=1, max=65535)
-    checkpoint_every: int = _f(100, min=1, doc="steps between checkpoints", output=False)
-    log_every: int = _f(10, min=1, doc="steps between dvclive logs", output=False)
-    knn_every: int = _f(0, min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off",
+    bf16: bool = _f(doc="bf16 autocast on CUDA")
+    channels_last: bool = _f(doc="channels_last_3d memory format (faster on CUDA and on CPU)")
+    compile: bool = _f(doc="torch.compile the encoders")
+    sync_bn: bool = _f(doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
+    gpus: int = _f(min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")
+    nnodes: int = _f(min=1)
+    node_rank: int = _f(min=0)
+    master_addr: str = _f()
+    master_port: int = _f(min=1, max=65535)
+    checkpoint_every: int = _f(min=1, doc="steps between checkpoints", output=False)
+    log_every: int = _f(min=1, doc="steps between dvclive logs", output=False)
+    knn_every: int = _f(min=0, doc="steps between kNN checks of the RGB encoder on the labelled splits; 0 = off",
                         output=False)
-    knn_k: int = _f(20, min=1, doc="neighbours of the kNN monitor", output=False)
-    knn_videos: int = _f(500, min=1, output=False,
+    knn_k: int = _f(min=1, doc="neighbours of the kNN monitor", output=False)
+    knn_videos: int = _f(min=1, output=False,
                          doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
     @property
@@ -241,7 +245,7 @@ class PretrainParams:
 class EvaluationParams:
     """What the three evaluation stages (finetune, linear, retrieve) start from, set once."""
 
-    init: str = _f("pretrained", choices=("pretrained", "random"),
+    init: str = _f(choices=("pretrained", "random"),
                    doc="pretrained: the pretrain stage's encoder; random: a seeded fresh one (the untrained lower baseline)")
 
 
@@ -249,55 +253,55 @@ class EvaluationParams:
 class ClipEvalParams:
     """The fields every evaluation section has: how clips of a labelled video are cut and run."""
 
-    device: str = _f("auto", choices=DEVICES)
-    seed: int = _f(0, min=0)
-    num_frames: int = _f(16, min=1, doc="frames per clip (fine-tuning: TSN segments, one frame each)")
-    crop_size: int = _f(128, min=8, doc="resize short side to this, then crop it (fine-tuning: the training "
+    device: str = _f(choices=DEVICES)
+    seed: int = _f(min=0)
+    num_frames: int = _f(min=1, doc="frames per clip (fine-tuning: TSN segments, one frame each)")
+    crop_size: int = _f(min=8, doc="resize short side to this, then crop it (fine-tuning: the training "
                                           "random-resized-crop output)")
-    batch_size: int = _f(32, min=1, doc="clips per forward pass (fine-tuning: training clips per step)")
-    workers: int = _f(2, min=0, doc="data loader processes")
-    bf16: bool = _f(True, doc="bf16 autocast on CUDA")
+    batch_size: int = _f(min=1, doc="clips per forward pass (fine-tuning: training clips per step)")
+    workers: int = _f(min=0, doc="data loader processes")
+    bf16: bool = _f(doc="bf16 autocast on CUDA")
 
 
 @dataclass(frozen=True)
 class FinetuneParams(ClipEvalParams):
-    """End-to-end fine-tuning of the pretrained R3D-18 (docs/mscl.md §6.1, §8.9). Paper values in params.yaml."""
+    """End-to-end fine-tuning of the pretrained R3D-18 (docs/mscl.md §6.1, §8.9). The paper's values: presets/paper.yaml."""
 
-    crop_scale: tuple[float, ...] = _f((0.08, 1.0), min=0.01, max=1.0, doc="training crop area range")
-    test_crop_size: int = _f(128, min=8, doc="evaluation: resize short side to this, then crop it")
-    test_clips: int = _f(10, min=1, doc="multi-view evaluation: clips per video")
-    test_crops: int = _f(3, choices=(1, 3), doc="multi-view evaluation: 1 centre or 3 crops along the long side")
-    epochs: int = _f(22, min=1)
-    lr: float = _f(0.12, min=0.0, doc="for the batch_size given")
-    momentum: float = _f(0.9, min=0.0, max=1.0)
-    weight_decay: float = _f(1e-6, min=0.0)
-    milestones: tuple[int, ...] = _f((14, 18), min=1, doc="epochs where lr is multiplied by 0.1")
-    dropout: float = _f(0.5, min=0.0, max=1.0)
-    grad_clip: float = _f(40.0, min=0.0, doc="0 disables clipping")
+    crop_scale: tuple[float, ...] = _f(min=0.01, max=1.0, doc="training crop area range")
+    test_crop_size: int = _f(min=8, doc="evaluation: resize short side to this, then crop it")
+    test_clips: int = _f(min=1, doc="multi-view evaluation: clips per video")
+    test_crops: int = _f(choices=(1, 3), doc="multi-view evaluation: 1 centre or 3 crops along the long side")
+    epochs: int = _f(min=1)
+    lr: float = _f(min=0.0, doc="for the batch_size given")
+    momentum: float = _f(min=0.0, max=1.0)
+    weight_decay: float = _f(min=0.0)
+    milestones: tuple[int, ...] = _f(min=1, doc="epochs where lr is multiplied by 0.1")
+    dropout: float = _f(min=0.0, max=1.0)
+    grad_clip: float = _f(min=0.0, doc="0 disables clipping")
 
 
 @dataclass(frozen=True)
 class LinearParams(ClipEvalParams):
     """Linear probe: a linear classifier on frozen, cached clip features (docs/mscl.md §6.2 views)."""
 
-    clips: int = _f(10, min=1, doc="uniformly spaced clips per video; every clip is a training sample")
-    crops: int = _f(1, choices=(1, 3))
-    probe_batch: int = _f(256, min=1, doc="cached features per classifier step")
-    epochs: int = _f(100, min=1)
-    lr: float = _f(0.1, min=0.0)
-    momentum: float = _f(0.9, min=0.0, max=1.0)
-    weight_decay: float = _f(0.0, min=0.0)
-    milestones: tuple[int, ...] = _f((60, 80), min=1, doc="epochs where lr is multiplied by 0.1")
+    clips: int = _f(min=1, doc="uniformly spaced clips per video; every clip is a training sample")
+    crops: int = _f(choices=(1, 3))
+    probe_batch: int = _f(min=1, doc="cached features per classifier step")
+    epochs: int = _f(min=1)
+    lr: float = _f(min=0.0)
+    momentum: float = _f(min=0.0, max=1.0)
+    weight_decay: float = _f(min=0.0)
+    milestones: tuple[int, ...] = _f(min=1, doc="epochs where lr is multiplied by 0.1")
 
 
 @dataclass(frozen=True)
 class RetrieveParams(ClipEvalParams):
     """Nearest-neighbour video retrieval with frozen features (docs/mscl.md §6.2, §8.10)."""
 
-    clips: int = _f(10, min=1, doc="uniformly spaced clips averaged into one video feature")
-    crops: int = _f(1, choices=(1, 3))
-    queries: int = _f(6, min=0, doc="test queries drawn in the neighbours picture")
-    shown: int = _f(5, min=1, doc="train neighbours drawn per query")
+    clips: int = _f(min=1, doc="uniformly spaced clips averaged into one video feature")
+    crops: int = _f(choices=(1, 3))
+    queries: int = _f(min=0, doc="test queries drawn in the neighbours picture")
+    shown: int = _f(min=1, doc="train neighbours drawn per query")
 
 
 SECTIONS: dict[str, type] = {
@@ -366,6 +370,10 @@ def from_dict(cls: type, raw: dict | None, section: str):
             close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ParamsError(f"params.yaml: unknown key {section}.{key}{hint} (valid: {', '.join(fields)})")
+    missing = [name for name in fields if name not in raw]
+    if missing:
+        raise ParamsError(f"params.yaml: section {section!r} lacks {', '.join(missing)} (the repository's params.yaml "
+                          "lists every key with its demo value)")
     values = {k: _check(section, fields[k], hints[k], v) for k, v in raw.items()}
     return cls(**values)
 
@@ -406,6 +414,16 @@ def stage_params(path: str | Path, *names: str):
         return sections[0] if len(sections) == 1 else sections
     except (ParamsError, OSError, yaml.YAMLError) as e:
         raise SystemExit(f"error: {e}") from None
+
+
+DEFAULTS = Path(__file__).resolve().parents[1] / "params.yaml"  # the repository's: the CPU demo
+
+
+def default(cls: type, **overrides):
+    """Section ``cls`` with the repository's ``params.yaml`` values and ``overrides``, validated."""
+    name = next(n for n, c in SECTIONS.items() if c is cls)
+    doc = yaml.safe_load(DEFAULTS.read_text())
+    return from_dict(cls, {**doc[name], **overrides}, name)
 
 
 def to_dict(p) -> dict:

@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from mscl.bench import END, START, collect, format_value, grid, replace_between, set_args, summary_table
+from mscl.bench import END, START, collect, grid, replace_between, summary_table
 
 from helpers import REPO
 
@@ -20,15 +20,6 @@ def test_grid_applies_base_then_arm_values_and_the_seed():
     assert exps[2].sets["pretrain.epochs"] == 1 and exps[2].sets["evaluation.init"] == "random"
     with pytest.raises(ValueError, match="no arms"):
         grid({"params": {}})
-
-
-def test_set_args_are_yaml_that_dvc_parses():
-    assert format_value(True) == "true" and format_value([0.2, 1.0]) == "[0.2,1.0]" and format_value(["train"]) == "[train]"
-    args = set_args({"pretrain.flow_layout": "paper", "flow.splits": ["train"]})
-    assert args == ["-S", "pretrain.flow_layout=paper", "-S", "flow.splits=[train]"]
-    for a in args[1::2]:  # what DVC does with the value: YAML
-        key, value = a.split("=", 1)
-        assert yaml.safe_load(value) in ("paper", ["train"])
 
 
 def test_table_means_sds_and_per_seed_values():

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import yaml
 
-from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, PretrainParams, from_dict, load_section
+from mscl.params import SECTIONS, FlowParams, FramesParams, ParamsError, PretrainParams, default, from_dict, load_section
 
 from helpers import REPO, run_stage
 
@@ -17,42 +17,53 @@ def test_repository_params_load_and_list_every_field():
         assert set(doc[name]) == {f.name for f in dataclasses.fields(cls)}, name
 
 
-def test_defaults_are_valid():
+def build(cls, raw: dict, name: str):
+    """``from_dict`` over the repository's section ``name`` with ``raw`` changed."""
+    return from_dict(cls, {**yaml.safe_load((REPO / "params.yaml").read_text())[name], **raw}, name)
+
+
+def test_sections_have_no_defaults_and_a_missing_key_is_named():
     for name, cls in SECTIONS.items():
-        from_dict(cls, {}, name)
+        assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   for f in dataclasses.fields(cls)), name
+    doc = yaml.safe_load((REPO / "params.yaml").read_text())["flow"]
+    del doc["tau"]
+    with pytest.raises(ParamsError, match="section 'flow' lacks tau"):
+        from_dict(FlowParams, doc, "flow")
+    assert default(FlowParams, workers=5) == build(FlowParams, {"workers": 5}, "flow")
 
 
 def test_unknown_key_names_section_and_suggests():
     with pytest.raises(ParamsError, match=r"unknown key flow\.taus; did you mean 'tau'"):
-        from_dict(FlowParams, {"taus": 0.1}, "flow")
+        build(FlowParams, {"taus": 0.1}, "flow")
 
 
 def test_wrong_type_is_rejected():
     with pytest.raises(ParamsError, match=r"frames\.workers = '2' has type str, expected int"):
-        from_dict(FramesParams, {"workers": "2"}, "frames")
+        build(FramesParams, {"workers": "2"}, "frames")
     with pytest.raises(ParamsError, match="expected int"):
-        from_dict(FramesParams, {"workers": True}, "frames")
+        build(FramesParams, {"workers": True}, "frames")
     with pytest.raises(ParamsError, match="expected int"):
-        from_dict(FramesParams, {"workers": 2.5}, "frames")
+        build(FramesParams, {"workers": 2.5}, "frames")
 
 
 def test_int_accepted_for_float_and_converted():
-    p = from_dict(FlowParams, {"bound": 20}, "flow")
+    p = build(FlowParams, {"bound": 20}, "flow")
     assert p.bound == 20.0 and isinstance(p.bound, float)
 
 
 def test_out_of_range_and_bad_choice():
     with pytest.raises(ParamsError, match=r"flow\.tau = 0\.5 is above the maximum 0\.25"):
-        from_dict(FlowParams, {"tau": 0.5}, "flow")
+        build(FlowParams, {"tau": 0.5}, "flow")
     with pytest.raises(ParamsError, match="below the minimum"):
-        from_dict(FramesParams, {"short_side": 0}, "frames")
+        build(FramesParams, {"short_side": 0}, "frames")
     with pytest.raises(ParamsError, match=r"not one of \['auto', 'opencv', 'torch'\]"):
-        from_dict(FlowParams, {"backend": "gpu"}, "flow")
+        build(FlowParams, {"backend": "gpu"}, "flow")
 
 
 def test_missing_section_and_non_mapping(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("frames: {}\n")
+    path.write_text(yaml.safe_dump({"frames": yaml.safe_load((REPO / "params.yaml").read_text())["frames"]}))
     with pytest.raises(ParamsError, match="section 'flow' is missing"):
         load_section(path, "flow")
     path.write_text("frames: [1, 2]\n")
@@ -63,7 +74,7 @@ def test_missing_section_and_non_mapping(tmp_path):
 
 
 def test_sections_are_frozen():
-    p = from_dict(FramesParams, {}, "frames")
+    p = build(FramesParams, {}, "frames")
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.workers = 3
 
@@ -95,8 +106,8 @@ def test_a_stage_stops_before_any_work_with_one_line_and_no_traceback(write_para
 
 def test_pretrain_rejects_checkpoints_between_log_windows():
     with pytest.raises(ParamsError, match=r"checkpoint_every \(50\) must be a multiple of pretrain.log_every \(7\)"):
-        from_dict(PretrainParams, {"checkpoint_every": 50, "log_every": 7}, "pretrain")
-    from_dict(PretrainParams, {"checkpoint_every": 49, "log_every": 7}, "pretrain")
+        build(PretrainParams, {"checkpoint_every": 50, "log_every": 7}, "pretrain")
+    build(PretrainParams, {"checkpoint_every": 49, "log_every": 7}, "pretrain")
 
 
 @pytest.mark.parametrize("values, message", [
@@ -106,7 +117,7 @@ def test_pretrain_rejects_checkpoints_between_log_windows():
 ])
 def test_pretrain_rejects_combinations_that_cannot_train(values, message):
     with pytest.raises(ParamsError, match=message):
-        from_dict(PretrainParams, values, "pretrain")
+        build(PretrainParams, values, "pretrain")
     if "width" in values:  # without LMCL (or with MoCo) the widths may differ
-        from_dict(PretrainParams, {**values, "lmcl": False}, "pretrain")
-        from_dict(PretrainParams, {**values, "method": "moco"}, "pretrain")
+        build(PretrainParams, {**values, "lmcl": False}, "pretrain")
+        build(PretrainParams, {**values, "method": "moco"}, "pretrain")

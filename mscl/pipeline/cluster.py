@@ -27,6 +27,8 @@ from mscl.io.atomic import write_bytes
 from mscl.params import ClusterParams
 from mscl.pipeline.pool import parallel_map
 
+# this machine's worker processes: what the per-video functions use when no cluster section is given
+LOCAL = ClusterParams(executor="local", address="", max_retries=0, in_flight=0)
 INSTALL_HINT = "cluster.executor: ray needs Ray; install it with: pip install -e '.[ray]'"
 
 

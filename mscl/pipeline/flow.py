@@ -32,7 +32,7 @@ from mscl.io.frames import FrameReader, read_meta
 from mscl.io.tables import USABLE, read_csv, read_videos, write_csv
 from mscl.params import ClusterParams, FlowParams, stage_params
 from mscl.pipeline.cli import stage_parser
-from mscl.pipeline.cluster import ClusterError, cluster_resources, map_on_actors, map_videos, start
+from mscl.pipeline.cluster import LOCAL, ClusterError, cluster_resources, map_on_actors, map_videos, start
 from mscl.pipeline.resume import container_name, finished_meta, job_fingerprint, manifest_metrics, remove_orphans
 
 MANIFEST_COLUMNS = ["video_id", "flow", "num_flows", "height", "width", "clipped", "status", "reason"]
@@ -158,7 +158,7 @@ class TorchFlowWorker:
         return tvl1_torch(I0, I1, self.p, compile=self.compiled).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device, cluster: ClusterParams = ClusterParams(),
+def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device, cluster: ClusterParams = LOCAL,
                cluster_gpus: float = 0.0) -> Iterator[dict]:
     """Batched TV-L1 of many videos; yields manifest rows as videos complete.
 
@@ -198,7 +198,7 @@ def _job(video_id: str, frames_path: str, out_dir: Path, p: FlowParams, backend:
 
 
 def extract_flow(frames_manifest: pd.DataFrame, frames_dir: str | Path, out_dir: str | Path, p: FlowParams,
-                 cluster: ClusterParams = ClusterParams()) -> tuple[pd.DataFrame, dict]:
+                 cluster: ClusterParams = LOCAL) -> tuple[pd.DataFrame, dict]:
     """TV-L1 flow of every usable video of the frames manifest into ``out_dir``, on the executor
     ``cluster`` names (opencv: a task per video; torch: batches on device actors).
 

@@ -21,7 +21,7 @@ from mscl.io.tables import USABLE, read_videos, write_csv
 from mscl.io.video import VideoError, decode_video
 from mscl.params import ClusterParams, FramesParams, stage_params
 from mscl.pipeline.cli import stage_parser
-from mscl.pipeline.cluster import map_videos, start
+from mscl.pipeline.cluster import LOCAL, map_videos, start
 from mscl.pipeline.resume import container_name, finished_meta, job_fingerprint, manifest_metrics, remove_orphans
 
 MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "height", "width", "fps", "status", "reason"]
@@ -98,7 +98,7 @@ def _too_short(job: FrameJob, meta: dict) -> dict:
 
 
 def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams,
-                   cluster: ClusterParams = ClusterParams()) -> tuple[pd.DataFrame, dict]:
+                   cluster: ClusterParams = LOCAL) -> tuple[pd.DataFrame, dict]:
     """Decode every video of ``videos`` (video index) into ``out_dir``, on the executor
     ``cluster`` names (a task that fails past its retries marks its video ``worker_error``).
 

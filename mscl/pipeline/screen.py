@@ -27,7 +27,7 @@ from mscl.io.atomic import write_bytes, write_json
 from mscl.io.tables import USABLE, read_csv, read_videos, write_csv
 from mscl.params import ClusterParams, ScreenParams, stage_params
 from mscl.pipeline.cli import stage_parser
-from mscl.pipeline.cluster import map_videos, start
+from mscl.pipeline.cluster import LOCAL, map_videos, start
 from mscl.sampling.screening import screen_video
 
 SAMPLE_COLUMNS = ["video_id", "split", "label", "start", "score", "kept"]
@@ -68,7 +68,7 @@ def screen_one(job: ScreenJob) -> dict:
 
 def screen_videos(
     videos: pd.DataFrame, flow_manifest: pd.DataFrame, flow_dir: str | Path, p: ScreenParams,
-    cluster: ClusterParams = ClusterParams(),
+    cluster: ClusterParams = LOCAL,
 ) -> tuple[pd.DataFrame, dict]:
     """Screen every video of the index whose flow is usable, on the executor ``cluster`` names
     (locally in this process, on ``screen.device``; on Ray a CPU task per video).

@@ -8,7 +8,7 @@ import torch
 
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
-from mscl.params import PretrainParams
+from mscl.params import PretrainParams, default
 from mscl.sampling.clips import num_flows
 from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
 from mscl.data.pretrain import (METHOD_VIEWS, PretrainBatch, PretrainDataset, augment_generator, collate, make_loader,
@@ -20,7 +20,7 @@ from helpers import CLIP_ROLES
 OFFSET, STEP = 2, 2
 H, W = 24, 32
 ANGLE = 0.4  # flow j points at angle j * ANGLE (radians), which survives max-normalisation
-P = PretrainParams(clip_len=4, interval=3, crop_size=16, batch_size=2, workers=0, seed=3)
+P = default(PretrainParams, clip_len=4, interval=3, crop_size=16, batch_size=2, workers=0, seed=3)
 
 
 def indexed_video(L: int, shade: int) -> tuple[np.ndarray, np.ndarray]:

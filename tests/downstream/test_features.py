@@ -5,7 +5,7 @@ from mscl.data.labeled import LabeledClips
 from mscl.downstream.features import extract_features, load_encoder, make_loader, video_retrieval
 from mscl.io.checkpoint import load_module_state, save_module
 from mscl.models.r3d import BACKBONES, R3D18, build_backbone
-from mscl.params import RetrieveParams
+from mscl.params import RetrieveParams, default
 
 CPU = torch.device("cpu")
 
@@ -78,7 +78,7 @@ def test_features_follow_the_table_order_and_match_a_direct_forward(encoder_file
 def test_retrieving_a_set_from_itself_finds_every_video_first(encoder_file, video_table):
     table = video_table([0, 1, 2, 0, 1, 2])
     encoder, _ = load_encoder(encoder_file, init="random")
-    p = RetrieveParams(device="cpu", num_frames=4, crop_size=16, clips=2, crops=1, batch_size=4, workers=0, shown=3)
+    p = default(RetrieveParams, device="cpu", num_frames=4, crop_size=16, clips=2, crops=1, batch_size=4, workers=0, shown=3)
     result = video_retrieval(p, encoder, table, table)
     assert result.neighbours.shape == (6, 3)
     assert result.neighbours[:, 0].tolist() == list(range(6))

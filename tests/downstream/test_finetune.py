@@ -4,7 +4,7 @@ import torch
 
 from mscl.downstream.features import ViewOutputs, load_encoder
 from mscl.downstream.finetune import Classifier, finetune, linear_probe, step_lr, train_linear, view_metrics
-from mscl.params import FinetuneParams, LinearParams
+from mscl.params import FinetuneParams, LinearParams, default
 
 KEYS = {"clip_top1", "clip_top5", "video_top1", "video_top5"}
 
@@ -33,7 +33,7 @@ def test_linear_classifier_fits_a_separable_toy_set():
     centres = 4 * torch.eye(3, 8)
     y = torch.arange(60) % 3
     x = centres[y] + 0.5 * torch.randn(60, 8, generator=g)
-    head = train_linear(x, y, 3, LinearParams(epochs=30, probe_batch=16, lr=0.1, milestones=(20,)))
+    head = train_linear(x, y, 3, default(LinearParams, epochs=30, probe_batch=16, lr=0.1, milestones=(20,)))
     assert (head(x).argmax(dim=1) == y).all()
     x_new = centres[y] + 0.5 * torch.randn(60, 8, generator=g)
     assert (head(x_new).argmax(dim=1) == y).float().mean() > 0.95
@@ -42,7 +42,7 @@ def test_linear_classifier_fits_a_separable_toy_set():
 def test_linear_probe_separates_bright_from_dark_videos(encoder_file, video_table):
     encoder, _ = load_encoder(encoder_file, init="random")
     train, test = video_table([0, 3] * 4, "train"), video_table([0, 3, 3, 0], "test")
-    p = LinearParams(device="cpu", num_frames=4, crop_size=16, clips=2, crops=1, batch_size=8, workers=0,
+    p = default(LinearParams, device="cpu", num_frames=4, crop_size=16, clips=2, crops=1, batch_size=8, workers=0,
                      epochs=20, probe_batch=8, milestones=(15,))
     m = linear_probe(p, encoder, train, test, num_classes=4)
     assert KEYS <= set(m) and m["video_top1"] == 100.0
@@ -53,7 +53,7 @@ def test_finetune_runs_and_reports_every_view_and_level(encoder_file, video_tabl
     encoder, _ = load_encoder(encoder_file, init="pretrained")
     before = encoder.stem[0].weight.detach().clone()
     train, test = video_table([0, 1, 2, 0], "train"), video_table([1, 2, 0], "test")
-    p = FinetuneParams(device="cpu", num_frames=4, crop_size=16, test_crop_size=16, test_clips=2, test_crops=3,
+    p = default(FinetuneParams, device="cpu", num_frames=4, crop_size=16, test_crop_size=16, test_clips=2, test_crops=3,
                        batch_size=2, epochs=2, lr=0.01, milestones=(1,), workers=0)
     logged = []
     result = finetune(p, encoder, train, test, num_classes=3, log=lambda values, epoch: logged.append((epoch, values)))

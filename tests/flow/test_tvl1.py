@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mscl.flow.tvl1 import opencv_tvl1, to_gray, tvl1_pairs_opencv
-from mscl.params import FlowParams
+from mscl.params import FlowParams, default
 
 MARGIN = 8
 # Interior mean EPE vs truth, measured with default params on the 64 x 64 wave texture:
@@ -29,7 +29,7 @@ def test_to_gray_matches_cv2_on_numpy_and_torch():
 
 
 def test_opencv_tvl1_sets_every_param():
-    p = FlowParams(tau=0.2, lambda_=0.1, theta=0.4, scales=3, warps=2, epsilon=0.02, inner_iterations=7,
+    p = default(FlowParams, tau=0.2, lambda_=0.1, theta=0.4, scales=3, warps=2, epsilon=0.02, inner_iterations=7,
                    outer_iterations=4, scale_step=0.6, gamma=0.05, median_filtering=3)
     s = opencv_tvl1(p)
     got = (s.getTau(), s.getLambda(), s.getTheta(), s.getScalesNumber(), s.getWarpingsNumber(), s.getEpsilon(),
@@ -41,19 +41,19 @@ def test_opencv_tvl1_sets_every_param():
 @pytest.mark.parametrize("name", ["translation", "rotation", "zoom"])
 def test_opencv_recovers_known_motion(motion_pairs, flow_epe, name):
     gray, truth = motion_pairs[name]
-    flow = tvl1_pairs_opencv(gray, [(0, 1)], FlowParams())
+    flow = tvl1_pairs_opencv(gray, [(0, 1)], default(FlowParams))
     assert flow.shape == (1, 64, 64, 2) and flow.dtype == np.float32
     assert flow_epe(flow[0], truth, MARGIN) < SYNTHETIC_EPE
 
 
 def test_opencv_static_pair_gives_zero_flow(motion_pairs):
     gray, _ = motion_pairs["static"]
-    assert np.abs(tvl1_pairs_opencv(gray, [(0, 1)], FlowParams())).max() < 1e-6
+    assert np.abs(tvl1_pairs_opencv(gray, [(0, 1)], default(FlowParams))).max() < 1e-6
 
 
 def test_pair_order_sets_flow_direction(motion_pairs, flow_epe):
     gray, truth = motion_pairs["translation"]
-    forward, backward = tvl1_pairs_opencv(gray, [(0, 1), (1, 0)], FlowParams())
+    forward, backward = tvl1_pairs_opencv(gray, [(0, 1), (1, 0)], default(FlowParams))
     # u = x, v = y in pixels: (1.3, -0.7) one way, its negative the other way.
     np.testing.assert_allclose(forward[MARGIN:-MARGIN, MARGIN:-MARGIN].mean((0, 1)), [1.3, -0.7], atol=0.05)
     assert flow_epe(backward, -truth, MARGIN) < SYNTHETIC_EPE
@@ -62,6 +62,6 @@ def test_pair_order_sets_flow_direction(motion_pairs, flow_epe):
 @pytest.mark.slow
 def test_opencv_on_decoded_video(hopper_video, flow_epe):
     frames, truth = hopper_video
-    flow = tvl1_pairs_opencv(to_gray(frames), [(t, t + 1) for t in range(4)], FlowParams())
+    flow = tvl1_pairs_opencv(to_gray(frames), [(t, t + 1) for t in range(4)], default(FlowParams))
     for t in range(4):
         assert flow_epe(flow[t], truth[t], MARGIN) < REAL_EPE

@@ -11,7 +11,7 @@ import torch
 
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import image_pyramid, tvl1_pairs_torch, tvl1_torch
-from mscl.params import FlowParams
+from mscl.params import FlowParams, default
 
 MARGIN = 8
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -30,11 +30,11 @@ def synthetic_flows(motion_pairs):
     """name -> (torch flow, OpenCV flow, truth), each ``(64, 64, 2)``; torch runs all in one batch."""
     I0 = torch.from_numpy(np.stack([motion_pairs[m][0][0] for m in MOTIONS]))
     I1 = torch.from_numpy(np.stack([motion_pairs[m][0][1] for m in MOTIONS]))
-    flows = tvl1_torch(I0, I1, FlowParams()).permute(0, 2, 3, 1).numpy()
+    flows = tvl1_torch(I0, I1, default(FlowParams)).permute(0, 2, 3, 1).numpy()
     out = {}
     for m, f in zip(MOTIONS, flows):
         gray, truth = motion_pairs[m]
-        out[m] = (f, tvl1_pairs_opencv(gray, [(0, 1)], FlowParams())[0], truth)
+        out[m] = (f, tvl1_pairs_opencv(gray, [(0, 1)], default(FlowParams))[0], truth)
     return out
 
 
@@ -59,8 +59,8 @@ def test_torch_agrees_with_opencv_on_synthetic_motion(synthetic_flows, flow_epe,
 def test_torch_agrees_with_opencv_on_decoded_video(hopper_video, flow_epe):
     frames, truth = hopper_video
     gray, pairs = to_gray(frames), [(t, t + 1) for t in range(4)]
-    ours = tvl1_pairs_torch(gray, pairs, FlowParams(), "cpu")
-    theirs = tvl1_pairs_opencv(gray, pairs, FlowParams())
+    ours = tvl1_pairs_torch(gray, pairs, default(FlowParams), "cpu")
+    theirs = tvl1_pairs_opencv(gray, pairs, default(FlowParams))
     for t in range(4):
         assert flow_epe(ours[t], theirs[t]) <= AGREEMENT_EPE
         assert flow_epe(ours[t], theirs[t], MARGIN) <= INTERIOR_AGREEMENT_EPE
@@ -71,7 +71,7 @@ def test_torch_agrees_with_opencv_with_illumination_term(motion_pairs, flow_epe)
     gray, _ = motion_pairs["translation"]
     gray = gray.copy()
     gray[1] = np.clip(gray[1].astype(int) + 10, 0, 255)  # frame 1 is brighter
-    p = FlowParams(gamma=0.1)
+    p = default(FlowParams, gamma=0.1)
     ours = tvl1_pairs_torch(gray, [(0, 1)], p, "cpu")
     theirs = tvl1_pairs_opencv(gray, [(0, 1)], p)
     assert flow_epe(ours, theirs) <= AGREEMENT_EPE  # measured 0.037
@@ -86,7 +86,7 @@ def test_batch_equals_pairs_one_at_a_time(motion_pairs, hopper_video):
     real = to_gray(hopper_video[0][:2, :64, :64])
     gray = np.concatenate([motion_pairs["zoom"][0], motion_pairs["static"][0], real])
     pairs = [(0, 1), (2, 3), (4, 5)]
-    p = FlowParams()
+    p = default(FlowParams)
     alone = tvl1_pairs_torch(gray, pairs, dataclasses.replace(p, batch_pairs=1), "cpu")
     batched = tvl1_pairs_torch(gray, pairs, dataclasses.replace(p, batch_pairs=2), "cpu")  # chunks of 2 + 1
     assert batched.shape == (3, 64, 64, 2) and batched.dtype == np.float32
@@ -96,10 +96,10 @@ def test_batch_equals_pairs_one_at_a_time(motion_pairs, hopper_video):
 
 def test_pyramid_sizes_follow_opencv_rule():
     img = torch.zeros(1, 256, 340)
-    sizes = [tuple(level.shape[-2:]) for level in image_pyramid(img, FlowParams())]
+    sizes = [tuple(level.shape[-2:]) for level in image_pyramid(img, default(FlowParams))]
     assert sizes == [(256, 340), (205, 272), (164, 218), (131, 174), (105, 139)]
     # Levels stop before a side under 16 px, whatever `scales` asks for.
-    small = image_pyramid(torch.zeros(1, 30, 40), dataclasses.replace(FlowParams(), scales=10))
+    small = image_pyramid(torch.zeros(1, 30, 40), dataclasses.replace(default(FlowParams), scales=10))
     assert [tuple(level.shape[-2:]) for level in small] == [(30, 40), (24, 32), (19, 26)]
 
 
@@ -108,8 +108,8 @@ def test_torch_backend_imports_without_cv2_and_av():
     code = (
         "import sys; sys.modules['cv2'] = None; sys.modules['av'] = None\n"
         "import torch, mscl.flow.tvl1_torch as m\n"
-        "from mscl.params import FlowParams\n"
-        "f = m.tvl1_torch(torch.zeros(1, 20, 20), torch.zeros(1, 20, 20), FlowParams(scales=1, warps=1))\n"
+        "from mscl.params import FlowParams, default\n"
+        "f = m.tvl1_torch(torch.zeros(1, 20, 20), torch.zeros(1, 20, 20), default(FlowParams, scales=1, warps=1))\n"
         "assert f.shape == (1, 2, 20, 20)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -120,8 +120,8 @@ def test_torch_backend_imports_without_cv2_and_av():
 def test_cuda_agrees_with_opencv(hopper_video, flow_epe, compile):
     frames, _ = hopper_video
     gray, pairs = to_gray(frames), [(t, t + 1) for t in range(4)]
-    ours = tvl1_pairs_torch(gray, pairs, FlowParams(batch_pairs=3), "cuda", compile=compile)
-    theirs = tvl1_pairs_opencv(gray, pairs, FlowParams())
+    ours = tvl1_pairs_torch(gray, pairs, default(FlowParams, batch_pairs=3), "cuda", compile=compile)
+    theirs = tvl1_pairs_opencv(gray, pairs, default(FlowParams))
     for t in range(4):
         assert flow_epe(ours[t], theirs[t]) <= AGREEMENT_EPE
         # GPU arithmetic (fused multiply-adds, reduction order) differs from the CPU's, and

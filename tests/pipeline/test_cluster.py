@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mscl.io.tables import USABLE
-from mscl.params import ClusterParams, FlowParams, FramesParams, ScreenParams
+from mscl.params import ClusterParams, FlowParams, FramesParams, ScreenParams, default
 from mscl.pipeline.cluster import ClusterError, start
 from mscl.pipeline.flow import extract_flow
 from mscl.pipeline.frames import extract_frames
@@ -22,9 +22,9 @@ from helpers import REPO, moving_video, run_stage
 
 pytestmark = pytest.mark.slow  # a real Ray instance or real stage runs: seconds each
 
-LOCAL, RAY = ClusterParams(), ClusterParams(executor="ray")
-FRAMES = FramesParams(short_side=48, min_frames=8, workers=2)
-FLOW = FlowParams(offset=2, step=1, workers=2, scales=3, warps=3, outer_iterations=5, inner_iterations=20,
+LOCAL, RAY = default(ClusterParams), default(ClusterParams, executor="ray")
+FRAMES = default(FramesParams, short_side=48, min_frames=8, workers=2)
+FLOW = default(FlowParams, offset=2, step=1, workers=2, scales=3, warps=3, outer_iterations=5, inner_iterations=20,
                   pictures=0, backend="opencv", device="cpu")
 
 
@@ -69,7 +69,7 @@ def test_ray_writes_the_same_manifests_and_bytes_as_local(ray_instance, videos, 
     flow, metrics = extract_flow(frames, tmp_path / "frames", tmp_path / "flow", FLOW, RAY)
     pd.testing.assert_frame_equal(flow, flow_local)
     assert _files(tmp_path / "flow") == _files(root / "flow") and metrics["backend"] == "opencv"
-    p = ScreenParams(clip_len=4, stride=1, block=8, device="cpu")
+    p = default(ScreenParams, clip_len=4, stride=1, block=8, device="cpu")
     samples, m_ray = screen_videos(videos, flow, tmp_path / "flow", p, RAY)
     expected, m_local = screen_videos(videos, flow_local, root / "flow", p, LOCAL)
     pd.testing.assert_frame_equal(samples, expected)
@@ -121,7 +121,7 @@ def _flow_with_a_killed_worker(frames, frames_dir, out, cluster):
 def test_a_killed_worker_is_retried(ray_instance, local_run, tmp_path):
     root, frames, flow_local = local_run
     (flow, _), killed = _flow_with_a_killed_worker(frames, root / "frames", tmp_path / "flow",
-                                                   ClusterParams(executor="ray", max_retries=2))
+                                                   default(ClusterParams, executor="ray", max_retries=2))
     assert killed, "no task was caught running"
     pd.testing.assert_frame_equal(flow, flow_local)
     assert _files(tmp_path / "flow") == _files(root / "flow")
@@ -130,7 +130,7 @@ def test_a_killed_worker_is_retried(ray_instance, local_run, tmp_path):
 def test_past_its_retries_a_video_is_reported_and_a_rerun_finishes_only_it(ray_instance, local_run, tmp_path):
     root, frames, flow_local = local_run
     (flow, metrics), killed = _flow_with_a_killed_worker(frames, root / "frames", tmp_path / "flow",
-                                                         ClusterParams(executor="ray", max_retries=0))
+                                                         default(ClusterParams, executor="ray", max_retries=0))
     assert killed, "no task was caught running"
     failed = flow[flow["status"] == "worker_error"]
     assert len(failed) == 1 and "died" in failed["reason"].iloc[0].lower(), flow[["status", "reason"]]

@@ -7,11 +7,11 @@ import pytest
 
 from mscl.io.flow_files import FlowReader
 from mscl.io.frames import write_frames
-from mscl.params import FlowParams
+from mscl.params import FlowParams, default
 from mscl.pipeline.flow import MANIFEST_COLUMNS, extract_flow, flow_pairs, resolve_backend
 from mscl.synthetic import CLASSES, draw_scene, render_video, true_flow
 
-FAST = FlowParams(offset=2, step=2, workers=1, scales=3, warps=3, outer_iterations=3, bound=10.0)
+FAST = default(FlowParams, offset=2, step=2, workers=1, scales=3, warps=3, outer_iterations=3, bound=10.0)
 
 
 def test_flow_pairs():
@@ -21,12 +21,12 @@ def test_flow_pairs():
 
 
 def test_auto_backend_is_opencv_without_cuda():
-    assert resolve_backend(FlowParams(backend="auto", device="cpu")) == "opencv"
-    assert resolve_backend(FlowParams(backend="torch")) == "torch"
+    assert resolve_backend(default(FlowParams, backend="auto", device="cpu")) == "opencv"
+    assert resolve_backend(default(FlowParams, backend="torch")) == "torch"
     # on a Ray cluster, what decides is the cluster's GPUs, not this machine's
-    assert resolve_backend(FlowParams(backend="auto", device="auto"), cluster_gpus=2.0) == "torch"
-    assert resolve_backend(FlowParams(backend="auto", device="cpu"), cluster_gpus=2.0) == "opencv"
-    assert resolve_backend(FlowParams(backend="auto", device="auto"), cluster_gpus=0.0) == "opencv"
+    assert resolve_backend(default(FlowParams, backend="auto", device="auto"), cluster_gpus=2.0) == "torch"
+    assert resolve_backend(default(FlowParams, backend="auto", device="cpu"), cluster_gpus=2.0) == "opencv"
+    assert resolve_backend(default(FlowParams, backend="auto", device="auto"), cluster_gpus=0.0) == "opencv"
 
 
 def _frames_dir(tmp_path, n_frames=(9, 9)):

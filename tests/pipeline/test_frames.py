@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from mscl.io.frames import FrameReader
-from mscl.params import FramesParams
+from mscl.params import FramesParams, default
 from mscl.pipeline.frames import MANIFEST_COLUMNS, extract_frames
 
 from helpers import moving_video
@@ -31,7 +31,7 @@ def bad_and_good(tmp_path):
 
 
 def test_bad_inputs_are_named_counted_and_skipped(tmp_path, bad_and_good):
-    manifest, metrics = extract_frames(bad_and_good, tmp_path / "frames", FramesParams(short_side=32, min_frames=8, workers=1))
+    manifest, metrics = extract_frames(bad_and_good, tmp_path / "frames", default(FramesParams, short_side=32, min_frames=8, workers=1))
     assert list(manifest.columns) == MANIFEST_COLUMNS
     status = dict(zip(manifest["video_id"], manifest["status"]))
     assert status == {"c/good0": "ok", "c/good1": "ok", "c/zero": "empty", "c/truncated": "unreadable", "c/text": "unreadable",
@@ -46,27 +46,27 @@ def test_bad_inputs_are_named_counted_and_skipped(tmp_path, bad_and_good):
 
 
 def test_parallel_workers_give_the_same_manifest(tmp_path, bad_and_good):
-    p = FramesParams(short_side=32, min_frames=8, workers=1)
+    p = default(FramesParams, short_side=32, min_frames=8, workers=1)
     one, _ = extract_frames(bad_and_good, tmp_path / "a", p)
-    two, _ = extract_frames(bad_and_good, tmp_path / "b", FramesParams(short_side=32, min_frames=8, workers=2))
+    two, _ = extract_frames(bad_and_good, tmp_path / "b", default(FramesParams, short_side=32, min_frames=8, workers=2))
     pd.testing.assert_frame_equal(one, two)
 
 
 def test_rerun_reuses_done_videos_and_params_change_invalidates(tmp_path):
     src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(3)]
     videos, out = _videos(src), tmp_path / "frames"
-    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    p = default(FramesParams, short_side=24, min_frames=4, workers=1)
     extract_frames(videos, out, p)
     before = {f: os.stat(f).st_ino for f in out.rglob("*.zip")}
     _, metrics = extract_frames(videos, out, p)
     assert metrics["reused"] == 3 and {f: os.stat(f).st_ino for f in out.rglob("*.zip")} == before
-    manifest, metrics = extract_frames(videos, out, FramesParams(short_side=16, min_frames=4, workers=1))
+    manifest, metrics = extract_frames(videos, out, default(FramesParams, short_side=16, min_frames=4, workers=1))
     assert metrics["reused"] == 0 and (manifest["height"] == 16).all()
 
 
 def test_videos_dropped_from_the_index_lose_their_containers(tmp_path):
     src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(2)]
-    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    p = default(FramesParams, short_side=24, min_frames=4, workers=1)
     extract_frames(_videos(src), tmp_path / "frames", p)
     extract_frames(_videos(src[:1]), tmp_path / "frames", p)
     assert [f.name for f in (tmp_path / "frames").rglob("*.zip")] == ["v0.zip"]
@@ -74,7 +74,7 @@ def test_videos_dropped_from_the_index_lose_their_containers(tmp_path):
 
 def test_resume_is_by_content_not_by_name_place_or_mtime(tmp_path):
     src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(2)]
-    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    p = default(FramesParams, short_side=24, min_frames=4, workers=1)
     out = tmp_path / "frames"
     extract_frames(_videos(src), out, p)
     before = {f: f.read_bytes() for f in out.rglob("*.zip")}
@@ -99,7 +99,7 @@ def test_resume_is_by_content_not_by_name_place_or_mtime(tmp_path):
 def test_containers_are_the_same_bytes_on_every_run(tmp_path):
     """No timestamp inside the zip: identical frames give an identical file (and DVC hash)."""
     src = [moving_video(tmp_path / "v0.mp4", frames=10)]
-    p = FramesParams(short_side=24, min_frames=4, workers=1)
+    p = default(FramesParams, short_side=24, min_frames=4, workers=1)
     extract_frames(_videos(src), tmp_path / "a", p)
     extract_frames(_videos(src), tmp_path / "b", p)
     assert (tmp_path / "a/c/v0.zip").read_bytes() == (tmp_path / "b/c/v0.zip").read_bytes()
@@ -110,9 +110,9 @@ def test_containers_are_the_same_bytes_on_every_run(tmp_path):
 def test_raising_min_frames_marks_finished_videos_too_short_as_a_fresh_run_does(tmp_path):
     src = [moving_video(tmp_path / "v0.mp4", frames=10), moving_video(tmp_path / "v1.mp4", frames=20, seed=1)]
     out = tmp_path / "frames"
-    extract_frames(_videos(src), out, FramesParams(short_side=24, min_frames=4, workers=1))
-    resumed, metrics = extract_frames(_videos(src), out, FramesParams(short_side=24, min_frames=16, workers=1))
-    fresh, _ = extract_frames(_videos(src), tmp_path / "fresh", FramesParams(short_side=24, min_frames=16, workers=1))
+    extract_frames(_videos(src), out, default(FramesParams, short_side=24, min_frames=4, workers=1))
+    resumed, metrics = extract_frames(_videos(src), out, default(FramesParams, short_side=24, min_frames=16, workers=1))
+    fresh, _ = extract_frames(_videos(src), tmp_path / "fresh", default(FramesParams, short_side=24, min_frames=16, workers=1))
     pd.testing.assert_frame_equal(resumed, fresh)
     assert list(resumed["status"]) == ["too_short", "ok"] and metrics["reused"] == 2
     assert sorted(f.name for f in out.rglob("*.zip")) == ["v1.zip"]

@@ -1,20 +1,20 @@
 import pytest
 
 from mscl.io.datasets import DatasetLayoutError
-from mscl.params import IndexParams
+from mscl.params import IndexParams, default
 from mscl.pipeline.index import build_index, index_metrics
 
 
 def test_build_index_errors_name_the_problem(tmp_path):
     with pytest.raises(DatasetLayoutError, match="index.root"):
-        build_index(IndexParams(source="ucf101", root=str(tmp_path / "nowhere")), tmp_path / "raw")
+        build_index(default(IndexParams, source="ucf101", root=str(tmp_path / "nowhere")), tmp_path / "raw")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetLayoutError, match="classInd"):
-        build_index(IndexParams(source="ucf101", root=str(tmp_path / "empty")), tmp_path / "raw")
+        build_index(default(IndexParams, source="ucf101", root=str(tmp_path / "empty")), tmp_path / "raw")
 
 
 def test_build_index_synthetic(tmp_path):
-    p = IndexParams(videos_per_class=2, num_frames=6, height=32, width=40, test_fraction=0.5)
+    p = default(IndexParams, videos_per_class=2, num_frames=6, height=32, width=40, test_fraction=0.5)
     df = build_index(p, tmp_path / "raw")
     assert len(df) == 16 and df["label"].nunique() == 8
     assert (df["split"] == "test").sum() == 8

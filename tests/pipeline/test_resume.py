@@ -1,11 +1,11 @@
 import dataclasses
 
-from mscl.params import FlowParams, FramesParams, PretrainParams, output_values
+from mscl.params import FlowParams, FramesParams, PretrainParams, default, output_values
 from mscl.pipeline.resume import job_fingerprint
 
 
 def test_fingerprint_follows_the_fields_declared_to_change_the_output():
-    p = FramesParams()
+    p = default(FramesParams)
     assert job_fingerprint(p, "digest") == job_fingerprint(dataclasses.replace(p, workers=7), "digest")
     assert job_fingerprint(p, "digest") != job_fingerprint(dataclasses.replace(p, short_side=64), "digest")
     assert job_fingerprint(p, "digest") != job_fingerprint(p, "other digest")
@@ -14,7 +14,7 @@ def test_fingerprint_follows_the_fields_declared_to_change_the_output():
 
 
 def test_output_values_leave_out_how_a_stage_works():
-    assert {"workers", "device", "batch_pairs", "pictures", "compile", "backend", "splits"}.isdisjoint(output_values(FlowParams()))
-    assert {"offset", "step", "bound", "storage", "tau"} <= set(output_values(FlowParams()))
-    kept = output_values(PretrainParams())
+    assert {"workers", "device", "batch_pairs", "pictures", "compile", "backend", "splits"}.isdisjoint(output_values(default(FlowParams)))
+    assert {"offset", "step", "bound", "storage", "tau"} <= set(output_values(default(FlowParams)))
+    kept = output_values(default(PretrainParams))
     assert "workers" not in kept and "log_every" not in kept and {"lr", "method", "seed"} <= set(kept)

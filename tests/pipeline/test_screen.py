@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from mscl.params import ScreenParams
+from mscl.params import ScreenParams, default
 from mscl.pipeline.screen import SAMPLE_COLUMNS, plot_screen_scores, screen_videos
 from mscl.sampling.screening import screen_video
 
 from helpers import run_stage, swirling_flow, write_test_flow as write
 
 CPU = torch.device("cpu")
-P = ScreenParams(block=8, clip_len=3, stride=2, device="cpu")
+P = default(ScreenParams, block=8, clip_len=3, stride=2, device="cpu")
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from mscl.params import PretrainParams
+from mscl.params import PretrainParams, default
 from mscl.pretrain.monitor import TrainLog
 from mscl.pretrain.train import build_model, build_optimizer, build_schedules, resume, save_checkpoint, train
 
-P = PretrainParams(width=4, flow_width=4, queue_size=8, batch_size=2, epochs=4, warmup_epochs=1.0, lr=0.1, device="cpu")
+P = default(PretrainParams, width=4, flow_width=4, queue_size=8, batch_size=2, epochs=4, warmup_epochs=1.0, lr=0.1, device="cpu")
 
 
 def test_schedules_have_one_value_per_step():

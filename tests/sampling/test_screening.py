@@ -3,14 +3,14 @@ import torch
 
 from mscl.flow.motion import frame_differential_scores
 from mscl.io.flow_files import FlowReader
-from mscl.params import ScreenParams
+from mscl.params import ScreenParams, default
 from mscl.sampling.mds import motion_differential_sampling
 from mscl.sampling.screening import screen_video, video_frame_scores
 
 from helpers import swirling_flow, write_test_flow as write
 
 CPU = torch.device("cpu")
-P = ScreenParams(block=8, clip_len=3, stride=2, device="cpu")
+P = default(ScreenParams, block=8, clip_len=3, stride=2, device="cpu")
 
 
 def test_chunked_scores_equal_scoring_the_whole_video(tmp_path):
@@ -36,7 +36,7 @@ def test_static_video_keeps_nothing_and_moving_part_is_kept(tmp_path):
 
 def test_disabled_screening_keeps_every_start(tmp_path):
     path = write(tmp_path / "moving.zip", swirling_flow(9, still=4))
-    c, kept = screen_video(path, ScreenParams(enabled=False, block=8, clip_len=3, stride=2, device="cpu"), CPU)
+    c, kept = screen_video(path, default(ScreenParams, enabled=False, block=8, clip_len=3, stride=2, device="cpu"), CPU)
     np.testing.assert_array_equal(kept, np.arange(9))
     np.testing.assert_array_equal(c, screen_video(path, P, CPU)[0])
 
@@ -51,6 +51,6 @@ def test_scores_and_kept_starts_of_a_stored_video_worked_by_hand(tmp_path):
     s = [24 * np.hypot(255, 46) / 64, 16 * np.sqrt(255**2 + 20.5**2 + 255**2) / 64, 0.0, 0.0]
     # clips of 2 flows 1 apart: c_i = (s_i + s_{i+1}) / 2, the last one (s_3 + nothing) / 2
     c_hand = [(s[0] + s[1]) / 2, (s[1] + s[2]) / 2, (s[2] + s[3]) / 2, s[3] / 2]
-    c, kept = screen_video(write(tmp_path / "squares.zip", flow), ScreenParams(block=8, clip_len=2, stride=1), CPU)
+    c, kept = screen_video(write(tmp_path / "squares.zip", flow), default(ScreenParams, block=8, clip_len=2, stride=1), CPU)
     np.testing.assert_allclose(c, c_hand, rtol=0.02, atol=0.5)
     assert kept.tolist() == [0, 1]  # above the median (s_1 / 4)
