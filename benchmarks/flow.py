@@ -24,19 +24,13 @@ import torch
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_pairs_torch
 from mscl.params import FlowParams, default
-from mscl.synthetic import camera_views, sample_photo
+from mscl.synthetic import camera_views, looping_poses, sample_photo
 
 
 def panning_frames(T: int, H: int, W: int) -> np.ndarray:
-    """``(T, H, W)`` uint8 gray views of a photograph; the camera moves 1.5 px/frame and zooms 1%."""
+    """``(T, H, W)`` uint8 gray views of a photograph by a camera circling and zooming (1.5 px/frame)."""
     photo = sample_photo()
-    # Loop the camera over a small region so that any number of frames stays inside the photo.
-    phase = 2 * np.pi * np.arange(T) / 40
-    s = 0.9 * min(photo.shape[0] / H, photo.shape[1] / W) / (1.01 ** (10 * np.sin(phase)))
-    x0 = photo.shape[1] / 2 + 10 * np.cos(phase) - s * W / 2
-    y0 = photo.shape[0] / 2 + 5 * np.sin(phase) - s * H / 2
-    poses = np.stack([s, x0, y0], 1)
-    return to_gray(camera_views(photo, poses, H, W, cubic=False))
+    return to_gray(camera_views(photo, looping_poses(photo.shape, T, H, W), H, W, cubic=False))
 
 
 # --------------------------------------------------------------------------- OpenCV runs

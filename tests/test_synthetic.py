@@ -1,7 +1,8 @@
 """The synthetic classes are defined by motion alone."""
 import numpy as np
 
-from mscl.synthetic import CLASSES, camera_pan, draw_scene, pose, render_frame, render_video, sample_photo, true_flow
+from mscl.synthetic import (CLASSES, camera_flow, camera_pan, camera_views, draw_scene, looping_poses, pose, render_frame,
+                            render_video, sample_photo, true_flow)
 
 H, W, T = 48, 64, 16
 
@@ -94,3 +95,17 @@ def test_camera_pan_moves_the_photo_by_its_true_flow():
     moved = np.abs(f1[4:-6, 4:-6] - f0[5:-5, 6:-4]).mean()  # frame-0 pixel (x, y) sits at (x - 2, y - 1) in frame 1
     still = np.abs(f1[4:-6, 4:-6] - f0[4:-6, 4:-6]).mean()
     assert moved < 0.2 * still
+
+
+def test_camera_flow_between_any_two_poses_moves_points_onto_their_match():
+    photo = sample_photo()
+    poses = looping_poses(photo.shape, 12, 48, 64)
+    frames = camera_views(photo, poses, 48, 64)
+    flow = camera_flow(poses[0], poses[8], 48, 64)  # 8 frames apart, as MSCL pairs them
+    assert 3 < np.abs(flow).max() < 30
+    ys, xs = np.mgrid[8:40, 8:56]
+    x1, y1 = np.rint(xs + flow[ys, xs, 0]).astype(int), np.rint(ys + flow[ys, xs, 1]).astype(int)
+    inside = (x1 >= 0) & (x1 < 64) & (y1 >= 0) & (y1 < 48)
+    matched = np.abs(frames[8][y1[inside], x1[inside]].astype(float) - frames[0][ys[inside], xs[inside]]).mean()
+    unmoved = np.abs(frames[8][ys, xs].astype(float) - frames[0][ys, xs]).mean()
+    assert matched < 0.5 * unmoved

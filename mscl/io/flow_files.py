@@ -107,6 +107,11 @@ class FlowReader:
             raise ValueError(f"corrupt flow member {name}")
         return img
 
+    def member_bytes(self, j: int) -> list[bytes]:
+        """The stored bytes of flow ``j`` (one raw member, or the u and v PNGs), undecoded."""
+        names = [f"{j:06d}_uv.raw"] if self.storage == "raw" else [f"{j:06d}_u.png", f"{j:06d}_v.png"]
+        return [self._zip.read(n) for n in names]
+
     def _raw(self, j: int) -> np.ndarray:
         data = self._zip.read(f"{j:06d}_uv.raw")
         if len(data) != np.prod(self._shape):

@@ -89,3 +89,16 @@ def test_max_lengths_from_integers_equal_the_dequantised_longest_vectors():
     expected = np.linalg.norm(dequantize(q, 12.0).astype(np.float64), axis=-1).reshape(4, -1).max(axis=1)
     np.testing.assert_allclose(max_lengths(q, 12.0), expected, rtol=1e-6)
     assert max_lengths(np.full((1, 2, 2, 2), 255, np.uint8), 10.0)[0] == np.float32(10.0 * np.sqrt(2))
+
+
+@pytest.mark.parametrize("storage", ["raw", "png"])
+def test_member_bytes_are_the_stored_members_undecoded(tmp_path, storage):
+    flow = np.zeros((2, 6, 8, 2), np.float32)
+    write_flow(tmp_path / "f.zip", flow, bound=20.0, meta={}, storage=storage)
+    with FlowReader(tmp_path / "f.zip") as r:
+        data = r.member_bytes(1)
+    assert len(data) == (1 if storage == "raw" else 2)
+    if storage == "raw":
+        assert len(data[0]) == 6 * 8 * 2
+    else:
+        assert all(d.startswith(b"\x89PNG") for d in data)
