@@ -56,7 +56,8 @@ def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_i
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
                                                                  "knn_every": 2}})
     paths = pretrain_paths(pretrain_inputs, tmp_path)
-    paths |= {"flow_dir": tmp_path / "no-flow", "samples_csv": tmp_path / "no-samples.csv"}  # neither exists: neither is read
+    # neither exists: neither is read
+    paths |= {"flow_dir": tmp_path / "no-flow", "samples_csv": tmp_path / "no-samples.csv"}
     done = run_stage("pretrain", params, **paths)
     assert "pretrain (dclr): 2 steps on 8 videos" in done.stdout
     encoder, sidecar = load_encoder(tmp_path / "model/encoder.pt", init="pretrained")  # strict: no missing keys

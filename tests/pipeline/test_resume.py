@@ -14,7 +14,8 @@ def test_fingerprint_follows_the_fields_declared_to_change_the_output():
 
 
 def test_output_values_leave_out_how_a_stage_works():
-    assert {"workers", "device", "batch_pairs", "pictures", "compile", "backend", "splits"}.isdisjoint(output_values(default(FlowParams)))
+    how = {"workers", "device", "batch_pairs", "pictures", "compile", "backend", "splits"}
+    assert how.isdisjoint(output_values(default(FlowParams)))
     assert {"offset", "step", "bound", "storage", "tau"} <= set(output_values(default(FlowParams)))
     kept = output_values(default(PretrainParams))
     assert "workers" not in kept and "log_every" not in kept and {"lr", "method", "seed"} <= set(kept)
