@@ -62,6 +62,11 @@ def _png(gray: np.ndarray) -> bytes:
 STORAGES = ("raw", "png")
 
 
+def flow_members(j: int, storage: str) -> tuple[str, ...]:
+    """Member names of flow ``j`` in ``storage``: one raw member, or the u and v PNGs."""
+    return (f"{j:06d}_uv.raw",) if storage == "raw" else (f"{j:06d}_u.png", f"{j:06d}_v.png")
+
+
 def write_flow(path: str | Path, flow: np.ndarray, *, bound: float, meta: dict, storage: str = "raw") -> dict:
     """Quantise ``flow`` ``(N, H, W, 2)`` float and write it in ``storage`` (see the module
     docstring); returns the stored ``meta.json``: ``meta`` plus storage, shape, bound and the
@@ -72,11 +77,8 @@ def write_flow(path: str | Path, flow: np.ndarray, *, bound: float, meta: dict, 
     q = quantize(flow, bound)
     members = {}
     for j in range(n):
-        if storage == "raw":
-            members[f"{j:06d}_uv.raw"] = np.ascontiguousarray(q[j]).tobytes()
-        else:
-            members[f"{j:06d}_u.png"] = _png(q[j, ..., 0])
-            members[f"{j:06d}_v.png"] = _png(q[j, ..., 1])
+        data = [np.ascontiguousarray(q[j]).tobytes()] if storage == "raw" else [_png(q[j, ..., 0]), _png(q[j, ..., 1])]
+        members |= dict(zip(flow_members(j, storage), data))
     meta = {**meta, "storage": storage, "num_flows": n, "height": h, "width": w, "bound": bound,
             "clipped": clipped_fraction(flow, bound)}
     write_members(path, members, meta)
@@ -99,30 +101,28 @@ class FlowReader:
     def __len__(self) -> int:
         return int(self.meta["num_flows"])
 
-    def _decode(self, name: str) -> np.ndarray:
-        import cv2
-
-        img = cv2.imdecode(np.frombuffer(self._zip.read(name), np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError(f"corrupt flow member {name}")
-        return img
-
     def member_bytes(self, j: int) -> list[bytes]:
         """The stored bytes of flow ``j`` (one raw member, or the u and v PNGs), undecoded."""
-        names = [f"{j:06d}_uv.raw"] if self.storage == "raw" else [f"{j:06d}_u.png", f"{j:06d}_v.png"]
-        return [self._zip.read(n) for n in names]
+        return [self._zip.read(n) for n in flow_members(j, self.storage)]
 
-    def _raw(self, j: int) -> np.ndarray:
-        data = self._zip.read(f"{j:06d}_uv.raw")
-        if len(data) != np.prod(self._shape):
-            raise ValueError(f"corrupt flow member {j:06d}_uv.raw: {len(data)} bytes for shape {self._shape}")
-        return np.frombuffer(data, np.uint8).reshape(self._shape)
+    def decode(self, j: int, data: list[bytes]) -> np.ndarray:
+        """Flow ``j`` as ``(H, W, 2)`` uint8 from its :meth:`member_bytes`."""
+        names = flow_members(j, self.storage)
+        if self.storage == "raw":
+            if len(data[0]) != np.prod(self._shape):
+                raise ValueError(f"corrupt flow member {names[0]}: {len(data[0])} bytes for shape {self._shape}")
+            return np.frombuffer(data[0], np.uint8).reshape(self._shape)
+        import cv2
+
+        planes = [cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_UNCHANGED) for d in data]
+        for name, plane in zip(names, planes):
+            if plane is None:
+                raise ValueError(f"corrupt flow member {name}")
+        return np.stack(planes, -1)
 
     def read_quantized(self, indices: Sequence[int]) -> np.ndarray:
         """Flows ``indices`` as ``(len(indices), H, W, 2)`` uint8."""
-        if self.storage == "raw":
-            return np.stack([self._raw(int(j)) for j in indices])
-        return np.stack([np.stack([self._decode(f"{int(j):06d}_u.png"), self._decode(f"{int(j):06d}_v.png")], -1) for j in indices])
+        return np.stack([self.decode(int(j), self.member_bytes(int(j))) for j in indices])
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Flows ``indices`` as ``(len(indices), H, W, 2)`` float32 pixels."""
