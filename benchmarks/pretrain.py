@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 
 from mscl.data.pretrain import METHOD_VIEWS, PretrainBatch, PretrainDataset, make_loader, prepare_batch
 from mscl.data.sampler import batches_from
+from mscl.dist import autocast
 from mscl.io.flow_files import write_flow
 from mscl.io.frames import write_frames
 from mscl.losses.objective import total_loss
@@ -49,10 +49,6 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
     return (time.perf_counter() - t) / steps
 
 
-def amp(device: torch.device, p: PretrainParams):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and p.bf16 else nullcontext()
-
-
 def backbone_step(p: PretrainParams, device: torch.device):
     net = R3D18(width=p.width).to(device, memory_format=torch.channels_last_3d)
     if p.compile:
@@ -62,7 +58,7 @@ def backbone_step(p: PretrainParams, device: torch.device):
     x = x.contiguous(memory_format=torch.channels_last_3d)
 
     def step():
-        with amp(device, p):
+        with autocast(device, p.bf16):
             loss = net(x)[0].float().pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -80,7 +76,7 @@ def mscl_step(p: PretrainParams, device: torch.device, batches):
 
     def step():
         b = prepare_batch(next(batches), device, gen, p)
-        with amp(device, p):
+        with autocast(device, p.bf16):
             losses = runner(**model_inputs(b, p), m_rgb=0.999, m_flow=0.999)
         loss = total_loss(losses)
         opt.zero_grad(set_to_none=True)

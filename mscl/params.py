@@ -202,7 +202,7 @@ class PretrainParams:
     min_lr: float = _f(min=0.0)
     momentum_base: float = _f(min=0.0, max=1.0, doc="key-encoder EMA momentum at step 0 (cosine to 1)")
     # speed and distribution
-    bf16: bool = _f(doc="bf16 autocast on CUDA")
+    bf16: bool = _f(doc="bf16 autocast on CUDA (the CPU runs float32)")
     channels_last: bool = _f(doc="channels_last_3d memory format (faster on CUDA and on CPU)")
     compile: bool = _f(doc="torch.compile the encoders")
     sync_bn: bool = _f(doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
@@ -260,7 +260,7 @@ class ClipEvalParams:
                                           "random-resized-crop output)")
     batch_size: int = _f(min=1, doc="clips per forward pass (fine-tuning: training clips per step)")
     workers: int = _f(min=0, doc="data loader processes")
-    bf16: bool = _f(doc="bf16 autocast on CUDA")
+    bf16: bool = _f(doc="bf16 autocast on CUDA (the CPU runs float32)")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,13 @@ def test_single_process_fallbacks():
     assert mdist.all_gather(x) is x
 
 
+def test_autocast_keeps_the_cpu_in_float32_even_when_bf16_is_asked_for():
+    x, w = torch.randn(4, 8), torch.randn(3, 8)
+    for asked in (False, True):
+        with mdist.autocast(torch.device("cpu"), asked):
+            assert torch.nn.functional.linear(x, w).dtype == torch.float32
+
+
 def test_single_process_shuffle_is_a_permutation_and_round_trips():
     torch.manual_seed(0)
     x = torch.arange(12.0).view(6, 2)

@@ -5,7 +5,7 @@ Only the RGB query backbone of pretraining is kept (docs/mscl.md §1): the sidec
 ``build_backbone(name, width)`` rebuilds it.
 Clip batches go through the network in ``channels_last_3d`` (about 5x faster than the default
 layout for the CPU demo's 3D convolutions, and the fast layout on GPUs) under bf16 autocast on
-CUDA. Retrieval (docs/mscl.md §6.2) averages the pooled features of a video's views.
+CUDA (:func:`mscl.dist.autocast`). Retrieval (docs/mscl.md §6.2) averages the pooled features of a video's views.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from mscl.data.labeled import LabeledClips
-from mscl.dist import resolve_device
+from mscl.dist import autocast, resolve_device
 from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
 from mscl.io.checkpoint import load_module_state
 from mscl.models.r3d import BACKBONES, VideoResNet18, build_backbone
@@ -50,11 +50,6 @@ def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[VideoRe
     elif init != "random":
         raise ValueError(f"init must be 'pretrained' or 'random', got {init!r}")
     return encoder, sidecar
-
-
-def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA; a no-op elsewhere (CPU bf16 3D convolutions are slower than fp32)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda")
 
 
 def batch_views(views: Tensor, device: torch.device) -> Tensor:

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mscl.data.labeled import LabeledClips
-from mscl.dist import resolve_device
-from mscl.downstream.features import ViewOutputs, autocast, batch_views, forward_views, frozen_features, make_loader
+from mscl.dist import autocast, resolve_device
+from mscl.downstream.features import ViewOutputs, batch_views, forward_views, frozen_features, make_loader
 from mscl.downstream.metrics import classification_metrics, confusion_matrix, video_scores
 from mscl.models.r3d import VideoResNet18
 from mscl.params import FinetuneParams, LinearParams

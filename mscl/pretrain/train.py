@@ -10,7 +10,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +164,7 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
     whose state is checkpointed; ``monitors`` (main process only) are {logged name: check of the raw
     model}, run every ``p.knn_every`` steps and at the end (e.g. the kNN monitors).
     """
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and p.bf16 else nullcontext()
+    amp = dist.autocast(device, p.bf16)
     trainable = [t for t in raw.parameters() if t.requires_grad]
     step, tick = start, time.perf_counter()
     for batch in batches:
