@@ -43,7 +43,7 @@ from mscl.sampling.clips import clip_indices, num_flows, rgb_index, sample_key_s
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
 from mscl.transforms.spatial import (crop_flip, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors,
-                                     resized_crop)
+                                     window_resized_crop)
 
 # every view name, declared once (the model's keyword arguments): VIEW[clip][kind] for the query
 # ("q") and key ("k") clip of a sample; "flow_rot" is the second flow field of the clip's view
@@ -166,32 +166,39 @@ FLOW_LAYOUTS = {
 
 @dataclasses.dataclass(frozen=True)
 class FlowClip:
-    """One flow clip before its view's crop: ``flow`` (2, T, H, W) pixels, ``scale`` (T,) the
-    per-frame max normalisation (1 / longest vector) and ``angle`` the FRA rotation (None: none).
+    """One flow clip before its view's crop: ``q`` (2, T, H, W) uint8 quantised flow (pixels =
+    ``dequantize(q, bound)``), ``scale`` (T,) the per-frame max normalisation (1 / longest
+    vector) and ``angle`` the FRA rotation (None: none).
 
-    Normalisation and rotation act on each vector alone (a per-frame factor, a linear map), and
-    the crop's bilinear resampling is a weighted average of vectors, so both are applied to the
-    small cropped clip instead of the full frames: the result is the same up to rounding.
+    Dequantisation, normalisation and rotation act on each vector alone (an affine map, a
+    per-frame factor, a linear map), and the crop's bilinear resampling is a weighted average of
+    vectors, so all three are applied to the small cropped clip (dequantisation to the pixels the
+    crop reads) instead of the full frames: the result is the same up to rounding.
     """
 
-    flow: Tensor
+    q: Tensor
+    bound: float
     scale: Tensor
     angle: float | None
 
+    def pixels(self, q: Tensor) -> Tensor:
+        """Part of :attr:`q` dequantised to float pixels."""
+        return dequantize(q, self.bound)
 
-def flow_clips(flow: Tensor, scale: Tensor, T: int, generator: torch.Generator, *,
+
+def flow_clips(flow: Tensor, bound: float, scale: Tensor, T: int, generator: torch.Generator, *,
                fra: bool) -> dict[tuple[str, str], FlowClip]:
     """The four flow clips of a sample, keyed as in :data:`FLOW_LAYOUTS`.
 
     Args:
-        flow: (2, 2T, H, W) flow in pixels, query clip then key clip; scale: (2T,) per-frame
-            normalisation (docs/mscl.md §2.3).
+        flow: (2, 2T, H, W) uint8 quantised flow of bound ``bound``, query clip then key clip;
+            scale: (2T,) per-frame normalisation (docs/mscl.md §2.3).
         fra: rotate the "rot" clips by one FRA angle drawn for the whole sample, shared by both
             clips (docs/mscl.md §2.3); False keeps them unrotated.
     """
     angle = fra_angle(fra_angle_index(generator)) if fra else None
     q, k = slice(0, T), slice(T, 2 * T)
-    return {(kind, name): FlowClip(flow[:, part], scale[part], angle if kind == "rot" else None)
+    return {(kind, name): FlowClip(flow[:, part], bound, scale[part], angle if kind == "rot" else None)
             for kind in ("orig", "rot") for name, part in (("q", q), ("k", k))}
 
 
@@ -200,21 +207,21 @@ def augment_view(rgb: Tensor, clips: tuple[FlowClip, FlowClip], generator: torch
     """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
 
-    Order, per flow clip: crop, max normalisation, FRA rotation, (``rescale_flow``) vector
-    rescaling, flip; the same result as normalising and rotating the full frames before the crop.
+    Order, per flow clip: crop (dequantising only the pixels it reads), max normalisation, FRA
+    rotation, (``rescale_flow``) vector rescaling, flip; the same result as normalising and
+    rotating the full frames before the crop. The RGB crop converts only its window to float too
+    (:func:`mscl.transforms.spatial.window_resized_crop`).
 
     Args:
         rgb: (3, T, H, W) uint8; clips: the view's two flow clips (:class:`FlowClip`).
     Returns:
         rgb (3, T, S, S) uint8, two flows (2, T, S, S) float normalised, S = ``p.crop_size``.
     """
-    T = rgb.shape[1]
     boxes, flips = draw_crop_flip(rgb, generator, scale=tuple(p.crop_scale))
-    rgb = horizontal_flip(resized_crop(rgb.float(), boxes, p.crop_size), flips)
-    both = resized_crop(torch.cat([c.flow for c in clips], dim=1), boxes, p.crop_size)  # (2, 2T, S, S)
+    rgb = horizontal_flip(window_resized_crop(rgb, boxes, p.crop_size), flips)
     out = []
-    for n, clip in enumerate(clips):
-        f = both[:, n * T : (n + 1) * T] * clip.scale[:, None, None]
+    for clip in clips:
+        f = window_resized_crop(clip.q, boxes, p.crop_size, clip.pixels) * clip.scale[:, None, None]
         if clip.angle is not None:
             f = flow_rotation(f, clip.angle)
         if p.rescale_flow:
@@ -231,7 +238,7 @@ def to_uint8(rgb: Tensor) -> Tensor:
 def augment_rgb(rgb: Tensor, generator: torch.Generator, p: PretrainParams) -> Tensor:
     """CPU augmentation of an RGB clip without flow (MoCo, DCLR): one random resized crop and one
     flip. (3, T, H, W) uint8 -> (3, T, S, S) uint8."""
-    return to_uint8(crop_flip(rgb.float(), generator, size=p.crop_size, scale=tuple(p.crop_scale)))
+    return to_uint8(crop_flip(rgb, generator, size=p.crop_size, scale=tuple(p.crop_scale)))
 
 
 def color_code(flow: Tensor) -> Tensor:
@@ -399,9 +406,8 @@ class PretrainDataset(Dataset):
         """MSCL's six clips from (3, 2T, H, W) uint8 RGB and (2T, H, W, 2) uint8 quantised flow."""
         p = self.p
         scale = torch.from_numpy(1.0 / (max_lengths(q, bound) + NORM_EPS))  # (2T,) per-frame normalisation
-        flow = torch.from_numpy(dequantize(q, bound)).permute(3, 0, 1, 2)  # (2, 2T, H, W) pixels
         layout = FLOW_LAYOUTS[p.flow_layout]
-        flows = flow_clips(flow, scale, p.clip_len, gen, fra=p.fra)
+        flows = flow_clips(torch.from_numpy(q).permute(3, 0, 1, 2), bound, scale, p.clip_len, gen, fra=p.fra)
         views = {}
         for clip, part in parts:
             first, second = VIEW[clip]["flow"], VIEW[clip]["flow_rot"]

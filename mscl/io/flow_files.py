@@ -32,17 +32,25 @@ def quantize(flow: np.ndarray, bound: float) -> np.ndarray:
     return q.astype(np.uint8)
 
 
-def dequantize(q: np.ndarray, bound: float) -> np.ndarray:
-    """uint8 flow -> float32 pixels (inverse of :func:`quantize` up to one step)."""
-    return (q.astype(np.float32) * (2 * bound / 255.0) - bound).astype(np.float32)
+def dequantize(q, bound: float):
+    """uint8 flow -> float32 pixels (inverse of :func:`quantize` up to one step); ``q`` a numpy
+    array or a torch tensor (the same float32 arithmetic, the same values)."""
+    f = q.astype(np.float32) if isinstance(q, np.ndarray) else q.float()
+    return f * np.float32(2 * bound / 255.0) - np.float32(bound)
+
+
+# squared length, in (255 / bound)^2 units, of the vector stored as the byte pair (u, v), indexed
+# by the pair read as one little-endian uint16 (u + 256 v)
+_SQ = (np.arange(256, dtype=np.int32) * 2 - 255) ** 2
+_PAIR_SQ = _SQ[np.arange(65536) & 255] + _SQ[np.arange(65536) >> 8]
 
 
 def max_lengths(q: np.ndarray, bound: float) -> np.ndarray:
     """Longest dequantised vector of every frame of uint8 flow ``q`` (N, H, W, 2): (N,) float32
-    pixels, from integer arithmetic (exact; a few times cheaper than dequantising first)."""
-    a = q.astype(np.int32) * 2 - 255  # 255 / bound times the dequantised value
-    sq = a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
-    return (np.sqrt(sq.reshape(len(q), -1).max(axis=1)) * (bound / 255.0)).astype(np.float32)
+    pixels, exact (integer squared lengths looked up per stored byte pair: about 6x cheaper than
+    dequantising the frames first, which matters because it reads every pixel of both clips)."""
+    pairs = np.ascontiguousarray(q).view("<u2").reshape(len(q), -1)
+    return (np.sqrt(_PAIR_SQ[pairs].max(axis=1)) * (bound / 255.0)).astype(np.float32)
 
 
 def clipped_fraction(flow: np.ndarray, bound: float) -> float:

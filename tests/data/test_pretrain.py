@@ -386,7 +386,10 @@ def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(
         ref_rgb, ref = crop_flip_rgb_flow(rgb.float(), both, g, size=16, scale=(0.2, 1.0), negate_u=negate_u,
                                           rescale_flow=rescale)
         scale = torch.from_numpy(1.0 / (max_lengths(q, 20.0) + 1e-5))
-        clips = (FlowClip(flow[:, :4], scale[:4], None), FlowClip(flow[:, 4:], scale[4:], angle))
+        qt = torch.from_numpy(q).permute(3, 0, 1, 2)  # the quantised clips, cropped before dequantising
+        clips = (FlowClip(qt[:, :4], 20.0, scale[:4], None), FlowClip(qt[:, 4:], 20.0, scale[4:], angle))
         out_rgb, f1, f2 = augment_view(rgb, clips, torch.Generator().manual_seed(seed), p)
-        torch.testing.assert_close(out_rgb, ref_rgb.round().clamp(0, 255).to(torch.uint8), rtol=0, atol=0)
+        # the window crops sample at positions equal up to ~1e-5 px: a rounded grey level may differ by one
+        ref_rgb = ref_rgb.round().clamp(0, 255).to(torch.uint8)
+        assert (out_rgb.int() - ref_rgb.int()).abs().max() <= 1 and (out_rgb != ref_rgb).float().mean() < 0.01
         torch.testing.assert_close(torch.cat([f1, f2], dim=1), ref, rtol=0, atol=1e-5)

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mscl.transforms.spatial import (
     center_crop,
     center_crop_box,
+    crop_flip,
     crop_flip_rgb_flow,
     draw_flips,
     flip_flow,
@@ -14,6 +15,7 @@ from mscl.transforms.spatial import (
     resize_short_side,
     resized_crop,
     three_crop_boxes,
+    window_resized_crop,
 )
 
 
@@ -183,3 +185,24 @@ def test_runs_on_cuda():
     b = crop_flip_rgb_flow(rgb.cuda(), flow.cuda(), _gen(9), size=8, negate_u=True, rescale_flow=True)
     assert b[0].is_cuda and torch.allclose(a[0], b[0].cpu(), atol=1e-4)
     assert torch.allclose(a[1], b[1].cpu(), atol=1e-4)
+
+
+def test_window_crop_equals_the_crop_of_the_converted_frames_at_edges_and_inside():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (3, 2, 30, 41), generator=g, dtype=torch.uint8)
+    boxes = [(0, 0, 30, 41), (0, 0, 7, 9), (23, 32, 7, 9), (5, 11, 13, 17), (1, 1, 28, 39), (12, 0, 3, 41)]
+    for box in boxes + [tuple(b) for b in random_resized_crop_boxes(20, 30, 41, g).tolist()]:
+        box = torch.tensor(box)
+        for size in (8, 16, (5, 12)):
+            ref = resized_crop(x.float() * 0.5 - 3, box, size)
+            out = window_resized_crop(x, box, size, lambda w: w.float() * 0.5 - 3)
+            torch.testing.assert_close(out, ref, rtol=0, atol=2e-3)  # values up to 124: float rounding
+
+
+def test_crop_flip_takes_uint8_clips_and_draws_as_the_rgb_part_of_the_shared_augmentation():
+    rgb = torch.randint(0, 256, (3, 4, 24, 32), dtype=torch.uint8)
+    flow = torch.randn(2, 4, 24, 32)
+    out = crop_flip(rgb, torch.Generator().manual_seed(3), size=16)
+    ref, _ = crop_flip_rgb_flow(rgb.float(), flow, torch.Generator().manual_seed(3), size=16)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-3)
