@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -100,26 +102,33 @@ def _check_pairing(flow_path: str | Path, meta: dict, offset: int, step: int) ->
                            f"expected ({offset}, {step})")
 
 
-def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
-                     step: int) -> tuple[np.ndarray, np.ndarray | None, float | None]:
-    """RGB frame ``j*step`` and flow j for every flow index j (each distinct index read once).
+class ClipFrames(NamedTuple):
+    """Decoded frames of a sample: RGB frame ``j*step`` and flow j for some flow indices j, and
+    ``index``, which of them each requested index is (the frames are not gathered into clip
+    order: the augmentation crops first and gathers only the crop's window)."""
 
-    Returns:
-        rgb (N, H, W, 3) uint8, flow (N, H, W, 2) uint8 quantised (see
-        :func:`mscl.io.flow_files.dequantize`) and the flow bound, N = len(indices); flow and
-        bound are None when ``flow_path`` is (methods without flow).
-    """
+    rgb: np.ndarray  # (N, H, W, 3) uint8
+    flow: np.ndarray | None  # (N, H, W, 2) uint8 quantised (mscl.io.flow_files.dequantize); None without flow
+    bound: float | None
+    lengths: np.ndarray | None  # (N,) longest flow vector of each frame (its max normalisation)
+    index: np.ndarray  # (len(indices),) into the N frames
+
+
+def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
+                     step: int) -> ClipFrames:
+    """RGB frame ``j*step`` and flow j of every flow index j in ``indices``, each distinct index
+    read and decoded once. Flow and bound are None when ``flow_path`` is (methods without flow)."""
     uniq, inv = np.unique(indices, return_inverse=True)
     with FrameReader(frames_path) as vr:
         rgb = vr.read(rgb_index(uniq, step))
     if flow_path is None:
-        return rgb[inv], None, None
+        return ClipFrames(rgb, None, None, None, inv)
     with FlowReader(flow_path) as fr:
         _check_pairing(flow_path, fr.meta, offset, step)
         flow, bound = fr.read_quantized(uniq), fr.bound
     if rgb.shape[1:3] != flow.shape[1:3]:
         raise ValueError(f"frames {rgb.shape[1:3]} and flow {flow.shape[1:3]} differ in size")
-    return rgb[inv], flow[inv], bound
+    return ClipFrames(rgb, flow, bound, max_lengths(flow, bound), inv)
 
 
 class VideoCache:
@@ -133,19 +142,19 @@ class VideoCache:
 
     def __init__(self, budget_bytes: int):
         self.budget, self.used = budget_bytes, 0
-        self.videos: dict[int, tuple[np.ndarray, np.ndarray | None, float | None]] = {}
+        self.videos: dict[int, ClipFrames] = {}
 
     def read(self, v: int, frames_path: str, flow_path: str | None, L: int, indices: np.ndarray, *, offset: int,
-             step: int) -> tuple[np.ndarray, np.ndarray | None, float | None]:
-        """:func:`read_clip_frames` of video ``v`` (``L`` flows), from memory when cached."""
+             step: int) -> ClipFrames:
+        """:func:`read_clip_frames` of video ``v`` (``L`` flows), from memory when cached (the
+        whole cached video, indexed: nothing is copied)."""
         if v not in self.videos:
             if self.budget <= 0 or self.used >= self.budget:
                 return read_clip_frames(frames_path, flow_path, indices, offset=offset, step=step)
-            rgb, flow, bound = read_clip_frames(frames_path, flow_path, np.arange(L), offset=offset, step=step)
-            self.videos[v] = (rgb, flow, bound)
-            self.used += rgb.nbytes + (0 if flow is None else flow.nbytes)
-        rgb, flow, bound = self.videos[v]
-        return rgb[indices], None if flow is None else flow[indices], bound
+            video = read_clip_frames(frames_path, flow_path, np.arange(L), offset=offset, step=step)
+            self.videos[v] = video
+            self.used += video.rgb.nbytes + (0 if video.flow is None else video.flow.nbytes)
+        return self.videos[v]._replace(index=np.asarray(indices))
 
 
 # Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (README: clip
@@ -166,9 +175,9 @@ FLOW_LAYOUTS = {
 
 @dataclasses.dataclass(frozen=True)
 class FlowClip:
-    """One flow clip before its view's crop: ``q`` (2, T, H, W) uint8 quantised flow (pixels =
-    ``dequantize(q, bound)``), ``scale`` (T,) the per-frame max normalisation (1 / longest
-    vector) and ``angle`` the FRA rotation (None: none).
+    """One flow clip before its view's crop: frames ``frames`` (T,) of ``q`` (2, N, H, W), the
+    sample's decoded uint8 quantised flow (pixels = ``dequantize(q, bound)``), ``scale`` (T,) the
+    per-frame max normalisation (1 / longest vector) and ``angle`` the FRA rotation (None: none).
 
     Dequantisation, normalisation and rotation act on each vector alone (an affine map, a
     per-frame factor, a linear map), and the crop's bilinear resampling is a weighted average of
@@ -177,32 +186,40 @@ class FlowClip:
     """
 
     q: Tensor
+    frames: np.ndarray
     bound: float
     scale: Tensor
     angle: float | None
 
-    def pixels(self, q: Tensor) -> Tensor:
-        """Part of :attr:`q` dequantised to float pixels."""
-        return dequantize(q, self.bound)
+    def pixels(self, window: Tensor) -> Tensor:
+        """The clip's frames of a window of :attr:`q` (2, N, h, w), dequantised: (2, T, h, w) float."""
+        return dequantize(window[:, self.frames], self.bound)
 
 
-def flow_clips(flow: Tensor, bound: float, scale: Tensor, T: int, generator: torch.Generator, *,
+def flow_clips(flow: Tensor, bound: float, scale: Tensor, index: np.ndarray, generator: torch.Generator, *,
                fra: bool) -> dict[tuple[str, str], FlowClip]:
     """The four flow clips of a sample, keyed as in :data:`FLOW_LAYOUTS`.
 
     Args:
-        flow: (2, 2T, H, W) uint8 quantised flow of bound ``bound``, query clip then key clip;
-            scale: (2T,) per-frame normalisation (docs/mscl.md §2.3).
+        flow: (2, N, H, W) uint8 quantised flow of bound ``bound``; scale: (N,) per-frame
+            normalisation (docs/mscl.md §2.3); index: (2T,) its frames of the query clip, then
+            of the key clip.
         fra: rotate the "rot" clips by one FRA angle drawn for the whole sample, shared by both
             clips (docs/mscl.md §2.3); False keeps them unrotated.
     """
     angle = fra_angle(fra_angle_index(generator)) if fra else None
-    q, k = slice(0, T), slice(T, 2 * T)
-    return {(kind, name): FlowClip(flow[:, part], bound, scale[part], angle if kind == "rot" else None)
-            for kind in ("orig", "rot") for name, part in (("q", q), ("k", k))}
+    T = len(index) // 2
+    return {(kind, name): FlowClip(flow, frames, bound, scale[frames], angle if kind == "rot" else None)
+            for kind in ("orig", "rot") for name, frames in (("q", index[:T]), ("k", index[T:]))}
 
 
-def augment_view(rgb: Tensor, clips: tuple[FlowClip, FlowClip], generator: torch.Generator,
+def clip_of(frames: np.ndarray) -> Callable[[Tensor], Tensor]:
+    """The float conversion of a window of decoded RGB frames (3, N, h, w) that keeps the
+    clip's ``frames`` (T,): (3, T, h, w) float."""
+    return lambda window: window[:, frames].float()
+
+
+def augment_view(rgb: Tensor, frames: np.ndarray, clips: tuple[FlowClip, FlowClip], generator: torch.Generator,
                  p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
     """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
@@ -210,15 +227,16 @@ def augment_view(rgb: Tensor, clips: tuple[FlowClip, FlowClip], generator: torch
     Order, per flow clip: crop (dequantising only the pixels it reads), max normalisation, FRA
     rotation, (``rescale_flow``) vector rescaling, flip; the same result as normalising and
     rotating the full frames before the crop. The RGB crop converts only its window to float too
-    (:func:`mscl.transforms.spatial.window_resized_crop`).
+    (:func:`mscl.transforms.spatial.window_resized_crop`), and no frame is copied whole.
 
     Args:
-        rgb: (3, T, H, W) uint8; clips: the view's two flow clips (:class:`FlowClip`).
+        rgb: (3, N, H, W) the sample's decoded uint8 frames; frames: (T,) those of the clip;
+        clips: the view's two flow clips (:class:`FlowClip`).
     Returns:
         rgb (3, T, S, S) uint8, two flows (2, T, S, S) float normalised, S = ``p.crop_size``.
     """
     boxes, flips = draw_crop_flip(rgb, generator, scale=tuple(p.crop_scale))
-    rgb = horizontal_flip(window_resized_crop(rgb, boxes, p.crop_size), flips)
+    rgb = horizontal_flip(window_resized_crop(rgb, boxes, p.crop_size, clip_of(frames)), flips)
     out = []
     for clip in clips:
         f = window_resized_crop(clip.q, boxes, p.crop_size, clip.pixels) * clip.scale[:, None, None]
@@ -235,10 +253,10 @@ def to_uint8(rgb: Tensor) -> Tensor:
     return rgb.round().clamp(0, 255).to(torch.uint8)
 
 
-def augment_rgb(rgb: Tensor, generator: torch.Generator, p: PretrainParams) -> Tensor:
+def augment_rgb(rgb: Tensor, frames: np.ndarray, generator: torch.Generator, p: PretrainParams) -> Tensor:
     """CPU augmentation of an RGB clip without flow (MoCo, DCLR): one random resized crop and one
-    flip. (3, T, H, W) uint8 -> (3, T, S, S) uint8."""
-    return to_uint8(crop_flip(rgb, generator, size=p.crop_size, scale=tuple(p.crop_scale)))
+    flip of ``frames`` (T,) of the decoded uint8 frames ``rgb`` (3, N, H, W) -> (3, T, S, S) uint8."""
+    return to_uint8(crop_flip(rgb, generator, size=p.crop_size, scale=tuple(p.crop_scale), to_float=clip_of(frames)))
 
 
 def color_code(flow: Tensor) -> Tensor:
@@ -387,39 +405,40 @@ class PretrainDataset(Dataset):
         k = sample_key_start(rng, q, kept, self.shift, p.key_start)
         idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
         flow_path = self.flows[v] if self.flows is not None else None
-        rgb, flow, bound = self._cache.read(v, self.frames[v], flow_path, L, idx, offset=self.offset, step=self.step)
-        rgb = torch.from_numpy(rgb).permute(3, 0, 1, 2)  # (3, 2T, H, W): query frames, then key frames
+        decoded = self._cache.read(v, self.frames[v], flow_path, L, idx, offset=self.offset, step=self.step)
+        rgb = torch.from_numpy(decoded.rgb).permute(3, 0, 1, 2)  # (3, N, H, W), a view
         T = p.clip_len
-        parts = (("q", slice(0, T)), ("k", slice(T, 2 * T)))
-        if flow is None:
-            views = {VIEW[clip]["rgb"]: augment_rgb(rgb[:, part], gen, p) for clip, part in parts}
+        parts = (("q", decoded.index[:T]), ("k", decoded.index[T:]))  # each clip's frames of the N
+        if decoded.flow is None:
+            views = {VIEW[clip]["rgb"]: augment_rgb(rgb, frames, gen, p) for clip, frames in parts}
             if "static" in METHOD_KINDS[p.method]:
                 views |= self.static_views(rgb, parts, gen)
         else:
-            views = self.rgb_flow_views(rgb, flow, bound, parts, gen)
+            views = self.rgb_flow_views(rgb, decoded, parts, gen)
         views = {name: views[name] for name in METHOD_VIEWS[p.method]}
         if not p.gpu_augment:
             views = finish_augmentation(views, gen, p)
         return PretrainItem(views=views, index=v, replaced=replaced, prepared=not p.gpu_augment)
 
-    def rgb_flow_views(self, rgb: Tensor, q: np.ndarray, bound: float, parts, gen: torch.Generator) -> dict[str, Tensor]:
-        """MSCL's six clips from (3, 2T, H, W) uint8 RGB and (2T, H, W, 2) uint8 quantised flow."""
+    def rgb_flow_views(self, rgb: Tensor, decoded: ClipFrames, parts, gen: torch.Generator) -> dict[str, Tensor]:
+        """MSCL's six clips from the (3, N, H, W) uint8 RGB frames and the decoded flow."""
         p = self.p
-        scale = torch.from_numpy(1.0 / (max_lengths(q, bound) + NORM_EPS))  # (2T,) per-frame normalisation
+        scale = torch.from_numpy(1.0 / (decoded.lengths + NORM_EPS))  # (N,) per-frame normalisation
         layout = FLOW_LAYOUTS[p.flow_layout]
-        flows = flow_clips(torch.from_numpy(q).permute(3, 0, 1, 2), bound, scale, p.clip_len, gen, fra=p.fra)
+        flow = torch.from_numpy(decoded.flow).permute(3, 0, 1, 2)  # (2, N, H, W) uint8, a view
+        flows = flow_clips(flow, decoded.bound, scale, decoded.index, gen, fra=p.fra)
         views = {}
-        for clip, part in parts:
+        for clip, frames in parts:
             first, second = VIEW[clip]["flow"], VIEW[clip]["flow_rot"]
-            r, f1, f2 = augment_view(rgb[:, part], (flows[layout[first]], flows[layout[second]]), gen, p)
+            r, f1, f2 = augment_view(rgb, frames, (flows[layout[first]], flows[layout[second]]), gen, p)
             views |= {VIEW[clip]["rgb"]: r, first: f1, second: f2}
         return views
 
     def static_views(self, rgb: Tensor, parts, gen: torch.Generator) -> dict[str, Tensor]:
         """DCLR's static views: frame j of each clip (one j drawn for both clips of the sample),
-        each cropped and flipped on its own. (3, 2T, H, W) -> {static_q, static_k}: (3, 1, S, S)."""
+        each cropped and flipped on its own. (3, N, H, W) -> {static_q, static_k}: (3, 1, S, S)."""
         j = int(torch.randint(self.p.clip_len, (1,), generator=gen))
-        return {VIEW[clip]["static"]: augment_rgb(rgb[:, part][:, j : j + 1], gen, self.p) for clip, part in parts}
+        return {VIEW[clip]["static"]: augment_rgb(rgb, frames[j : j + 1], gen, self.p) for clip, frames in parts}
 
 
 # --------------------------------------------------------------------------- batches and loader

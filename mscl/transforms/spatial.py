@@ -143,9 +143,10 @@ def window_resized_crop(x: torch.Tensor, box: torch.Tensor, size: Size,
     skips most of the conversion of every frame.
 
     Args:
-        x: (C, T, H, W); box: (4,) long (top, left, h, w); to_float: elementwise, float result.
+        x: (C, T, H, W); box: (4,) long (top, left, h, w); to_float: the window (C, T, h, w) to
+            float, elementwise (it may also keep only some of the T frames, e.g. a clip's).
     Returns:
-        (C, T, out_h, out_w) float.
+        (C, T', out_h, out_w) float, T' the frames ``to_float`` keeps.
     """
     H, W = x.shape[-2:]
     top, left, h, w = (int(v) for v in box)
@@ -250,12 +251,14 @@ def draw_crop_flip(x: torch.Tensor, generator: torch.Generator, *, scale: tuple[
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator, *, size: Size = 112,
-              scale: tuple[float, float] = (0.2, 1.0), flip_p: float = 0.5) -> torch.Tensor:
+              scale: tuple[float, float] = (0.2, 1.0), flip_p: float = 0.5,
+              to_float: Callable[[torch.Tensor], torch.Tensor] = torch.Tensor.float) -> torch.Tensor:
     """:func:`crop_flip_rgb_flow` for one RGB clip alone (methods without flow), with the same
-    random draws as the RGB part there: (3, T, H, W) of any dtype -> (3, T, out_h, out_w) float,
-    converting only the crop's window (:func:`window_resized_crop`)."""
+    random draws as the RGB part there: (3, T, H, W) of any dtype -> (3, T', out_h, out_w) float,
+    converting only the crop's window with ``to_float`` (:func:`window_resized_crop`, which may
+    also pick the clip's T' frames)."""
     boxes, flips = draw_crop_flip(x, generator, scale=scale, flip_p=flip_p)
-    return horizontal_flip(window_resized_crop(x, boxes, size), flips)
+    return horizontal_flip(window_resized_crop(x, boxes, size, to_float), flips)
 
 
 def crop_flip_rgb_flow(

@@ -317,8 +317,9 @@ def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, inde
     tiny._cache.budget = 1
     tiny[0], tiny[1]
     assert list(tiny._cache.videos) == [0]
-    rgb, flow, _ = tiny._cache.videos[0]
-    assert rgb.shape == (10, H, W, 3) and flow.shape == (10, H, W, 2) and flow.dtype == np.uint8
+    video = tiny._cache.videos[0]
+    assert video.rgb.shape == (10, H, W, 3) and video.flow.shape == (10, H, W, 2) and video.flow.dtype == np.uint8
+    assert video.lengths.shape == (10,)
 
 
 def no_flow_dataset(root, tables, method: str, **overrides) -> PretrainDataset:
@@ -387,8 +388,9 @@ def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(
                                           rescale_flow=rescale)
         scale = torch.from_numpy(1.0 / (max_lengths(q, 20.0) + 1e-5))
         qt = torch.from_numpy(q).permute(3, 0, 1, 2)  # the quantised clips, cropped before dequantising
-        clips = (FlowClip(qt[:, :4], 20.0, scale[:4], None), FlowClip(qt[:, 4:], 20.0, scale[4:], angle))
-        out_rgb, f1, f2 = augment_view(rgb, clips, torch.Generator().manual_seed(seed), p)
+        first, second = np.arange(4), np.arange(4, 8)
+        clips = (FlowClip(qt, first, 20.0, scale[:4], None), FlowClip(qt, second, 20.0, scale[4:], angle))
+        out_rgb, f1, f2 = augment_view(rgb, np.arange(4), clips, torch.Generator().manual_seed(seed), p)
         # the window crops sample at positions equal up to ~1e-5 px: a rounded grey level may differ by one
         ref_rgb = ref_rgb.round().clamp(0, 255).to(torch.uint8)
         assert (out_rgb.int() - ref_rgb.int()).abs().max() <= 1 and (out_rgb != ref_rgb).float().mean() < 0.01
