@@ -44,8 +44,7 @@ from mscl.params import PretrainParams
 from mscl.sampling.clips import clip_indices, num_flows, rgb_index, sample_key_start, sample_query_start
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
-from mscl.transforms.spatial import (crop_flip, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors,
-                                     window_resized_crop)
+from mscl.transforms.spatial import draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors, window_resized_crop
 
 # every view name, declared once (the model's keyword arguments): VIEW[clip][kind] for the query
 # ("q") and key ("k") clip of a sample; "flow_rot" is the second flow field of the clip's view
@@ -104,14 +103,21 @@ def _check_pairing(flow_path: str | Path, meta: dict, offset: int, step: int) ->
 
 class ClipFrames(NamedTuple):
     """Decoded frames of a sample: RGB frame ``j*step`` and flow j for some flow indices j, and
-    ``index``, which of them each requested index is (the frames are not gathered into clip
-    order: the augmentation crops first and gathers only the crop's window)."""
+    ``index``, which of them each requested index is. The frames stay as decoded, one array each:
+    the augmentation crops first and gathers only the crop's window of the clip's frames
+    (:meth:`window`), so no whole frame is ever copied after its decode."""
 
-    rgb: np.ndarray  # (N, H, W, 3) uint8
-    flow: np.ndarray | None  # (N, H, W, 2) uint8 quantised (mscl.io.flow_files.dequantize); None without flow
+    rgb: list[np.ndarray]  # N frames (H, W, 3) uint8
+    flow: list[np.ndarray] | None  # N flows (H, W, 2) uint8 quantised (mscl.io.flow_files.dequantize)
     bound: float | None
     lengths: np.ndarray | None  # (N,) longest flow vector of each frame (its max normalisation)
     index: np.ndarray  # (len(indices),) into the N frames
+
+    @staticmethod
+    def window(frames: list[np.ndarray], which: np.ndarray, rows: slice, cols: slice) -> Tensor:
+        """The window ``rows`` x ``cols`` of ``frames[which]``: (C, T, h, w) uint8, a view of a
+        (T, h, w, C) array (the layout the crop reads fastest)."""
+        return torch.from_numpy(np.stack([frames[j][rows, cols] for j in which])).permute(3, 0, 1, 2)
 
 
 def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
@@ -120,14 +126,14 @@ def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indi
     read and decoded once. Flow and bound are None when ``flow_path`` is (methods without flow)."""
     uniq, inv = np.unique(indices, return_inverse=True)
     with FrameReader(frames_path) as vr:
-        rgb = vr.read(rgb_index(uniq, step))
+        rgb = vr.read_each(rgb_index(uniq, step))
     if flow_path is None:
         return ClipFrames(rgb, None, None, None, inv)
     with FlowReader(flow_path) as fr:
         _check_pairing(flow_path, fr.meta, offset, step)
-        flow, bound = fr.read_quantized(uniq), fr.bound
-    if rgb.shape[1:3] != flow.shape[1:3]:
-        raise ValueError(f"frames {rgb.shape[1:3]} and flow {flow.shape[1:3]} differ in size")
+        flow, bound = fr.read_quantized_each(uniq), fr.bound
+    if rgb[0].shape[:2] != flow[0].shape[:2]:
+        raise ValueError(f"frames {rgb[0].shape[:2]} and flow {flow[0].shape[:2]} differ in size")
     return ClipFrames(rgb, flow, bound, max_lengths(flow, bound), inv)
 
 
@@ -136,8 +142,7 @@ class VideoCache:
 
     Small datasets are decoded once per loader process instead of every epoch; on data larger
     than the budget the first videos stay cached and the rest are read per item as before.
-    Stored: RGB frames ``j*step`` (L, H, W, 3) uint8 and flows (L, H, W, 2) uint8 quantised (or
-    None without flow).
+    Stored: a video's :class:`ClipFrames` of all its L flow indices.
     """
 
     def __init__(self, budget_bytes: int):
@@ -153,7 +158,7 @@ class VideoCache:
                 return read_clip_frames(frames_path, flow_path, indices, offset=offset, step=step)
             video = read_clip_frames(frames_path, flow_path, np.arange(L), offset=offset, step=step)
             self.videos[v] = video
-            self.used += video.rgb.nbytes + (0 if video.flow is None else video.flow.nbytes)
+            self.used += sum(f.nbytes for f in video.rgb + (video.flow or []))
         return self.videos[v]._replace(index=np.asarray(indices))
 
 
@@ -175,8 +180,8 @@ FLOW_LAYOUTS = {
 
 @dataclasses.dataclass(frozen=True)
 class FlowClip:
-    """One flow clip before its view's crop: frames ``frames`` (T,) of ``q`` (2, N, H, W), the
-    sample's decoded uint8 quantised flow (pixels = ``dequantize(q, bound)``), ``scale`` (T,) the
+    """One flow clip before its view's crop: ``frames`` (T,), which of the sample's decoded
+    uint8 quantised flows ``flows`` form it (pixels = ``dequantize(q, bound)``), ``scale`` (T,) the
     per-frame max normalisation (1 / longest vector) and ``angle`` the FRA rotation (None: none).
 
     Dequantisation, normalisation and rotation act on each vector alone (an affine map, a
@@ -185,42 +190,45 @@ class FlowClip:
     crop reads) instead of the full frames: the result is the same up to rounding.
     """
 
-    q: Tensor
+    flows: list[np.ndarray]
     frames: np.ndarray
     bound: float
     scale: Tensor
     angle: float | None
 
-    def pixels(self, window: Tensor) -> Tensor:
-        """The clip's frames of a window of :attr:`q` (2, N, h, w), dequantised: (2, T, h, w) float."""
-        return dequantize(window[:, self.frames], self.bound)
+    def pixels(self, rows: slice, cols: slice) -> Tensor:
+        """The clip's window ``rows`` x ``cols`` dequantised: (2, T, h, w) float pixels."""
+        return dequantize(ClipFrames.window(self.flows, self.frames, rows, cols), self.bound)
 
 
-def flow_clips(flow: Tensor, bound: float, scale: Tensor, index: np.ndarray, generator: torch.Generator, *,
-               fra: bool) -> dict[tuple[str, str], FlowClip]:
-    """The four flow clips of a sample, keyed as in :data:`FLOW_LAYOUTS`.
+def flow_clips(decoded: ClipFrames, generator: torch.Generator, *, fra: bool) -> dict[tuple[str, str], FlowClip]:
+    """The four flow clips of a sample (its ``decoded.index`` lists the frames of the query clip,
+    then of the key clip), keyed as in :data:`FLOW_LAYOUTS`.
 
     Args:
-        flow: (2, N, H, W) uint8 quantised flow of bound ``bound``; scale: (N,) per-frame
-            normalisation (docs/mscl.md §2.3); index: (2T,) its frames of the query clip, then
-            of the key clip.
         fra: rotate the "rot" clips by one FRA angle drawn for the whole sample, shared by both
             clips (docs/mscl.md §2.3); False keeps them unrotated.
     """
     angle = fra_angle(fra_angle_index(generator)) if fra else None
-    T = len(index) // 2
-    return {(kind, name): FlowClip(flow, frames, bound, scale[frames], angle if kind == "rot" else None)
-            for kind in ("orig", "rot") for name, frames in (("q", index[:T]), ("k", index[T:]))}
+    scale = torch.from_numpy(1.0 / (decoded.lengths + NORM_EPS))  # (N,) per-frame normalisation (§2.3)
+    T = len(decoded.index) // 2
+    return {(kind, name): FlowClip(decoded.flow, frames, decoded.bound, scale[frames], angle if kind == "rot" else None)
+            for kind in ("orig", "rot") for name, frames in (("q", decoded.index[:T]), ("k", decoded.index[T:]))}
 
 
-def clip_of(frames: np.ndarray) -> Callable[[Tensor], Tensor]:
-    """The float conversion of a window of decoded RGB frames (3, N, h, w) that keeps the
-    clip's ``frames`` (T,): (3, T, h, w) float."""
-    return lambda window: window[:, frames].float()
+def rgb_window(rgb: list[np.ndarray], frames: np.ndarray) -> Callable[[slice, slice], Tensor]:
+    """Reader of a window of the RGB clip ``frames`` of decoded frames ``rgb``: (3, T, h, w) float."""
+    return lambda rows, cols: ClipFrames.window(rgb, frames, rows, cols).float()
 
 
-def augment_view(rgb: Tensor, frames: np.ndarray, clips: tuple[FlowClip, FlowClip], generator: torch.Generator,
-                 p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
+def draw_view(size: tuple[int, int], generator: torch.Generator, p: PretrainParams) -> tuple[Tensor, Tensor]:
+    """One view's crop box (4,) and flip decision (), as :func:`draw_crop_flip` draws them for one
+    clip of frames ``size`` (H, W)."""
+    return draw_crop_flip((3, 1, *size), generator, scale=tuple(p.crop_scale))
+
+
+def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowClip, FlowClip],
+                 generator: torch.Generator, p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
     """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
 
@@ -230,16 +238,20 @@ def augment_view(rgb: Tensor, frames: np.ndarray, clips: tuple[FlowClip, FlowCli
     (:func:`mscl.transforms.spatial.window_resized_crop`), and no frame is copied whole.
 
     Args:
-        rgb: (3, N, H, W) the sample's decoded uint8 frames; frames: (T,) those of the clip;
+        rgb: the sample's decoded frames (H, W, 3) uint8; frames: (T,) those of the clip;
         clips: the view's two flow clips (:class:`FlowClip`).
     Returns:
         rgb (3, T, S, S) uint8, two flows (2, T, S, S) float normalised, S = ``p.crop_size``.
     """
-    boxes, flips = draw_crop_flip(rgb, generator, scale=tuple(p.crop_scale))
-    rgb = horizontal_flip(window_resized_crop(rgb, boxes, p.crop_size, clip_of(frames)), flips)
-    out = []
+    size = rgb[0].shape[:2]
+    boxes, flips = draw_view(size, generator, p)
+    rgb = horizontal_flip(window_resized_crop(rgb_window(rgb, frames), size, boxes, p.crop_size), flips)
+    out, crops = [], {}
     for clip in clips:
-        f = window_resized_crop(clip.q, boxes, p.crop_size, clip.pixels) * clip.scale[:, None, None]
+        key = clip.frames.tobytes()  # the paper's layout crops the same frames for both fields
+        if key not in crops:
+            crops[key] = window_resized_crop(clip.pixels, size, boxes, p.crop_size)
+        f = crops[key] * clip.scale[:, None, None]
         if clip.angle is not None:
             f = flow_rotation(f, clip.angle)
         if p.rescale_flow:
@@ -253,10 +265,13 @@ def to_uint8(rgb: Tensor) -> Tensor:
     return rgb.round().clamp(0, 255).to(torch.uint8)
 
 
-def augment_rgb(rgb: Tensor, frames: np.ndarray, generator: torch.Generator, p: PretrainParams) -> Tensor:
+def augment_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generator, p: PretrainParams) -> Tensor:
     """CPU augmentation of an RGB clip without flow (MoCo, DCLR): one random resized crop and one
-    flip of ``frames`` (T,) of the decoded uint8 frames ``rgb`` (3, N, H, W) -> (3, T, S, S) uint8."""
-    return to_uint8(crop_flip(rgb, generator, size=p.crop_size, scale=tuple(p.crop_scale), to_float=clip_of(frames)))
+    flip (the draws of the RGB part of :func:`augment_view`) of ``frames`` (T,) of the decoded
+    uint8 frames ``rgb`` -> (3, T, S, S) uint8."""
+    size = rgb[0].shape[:2]
+    boxes, flips = draw_view(size, generator, p)
+    return to_uint8(horizontal_flip(window_resized_crop(rgb_window(rgb, frames), size, boxes, p.crop_size), flips))
 
 
 def color_code(flow: Tensor) -> Tensor:
@@ -406,7 +421,7 @@ class PretrainDataset(Dataset):
         idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
         flow_path = self.flows[v] if self.flows is not None else None
         decoded = self._cache.read(v, self.frames[v], flow_path, L, idx, offset=self.offset, step=self.step)
-        rgb = torch.from_numpy(decoded.rgb).permute(3, 0, 1, 2)  # (3, N, H, W), a view
+        rgb = decoded.rgb
         T = p.clip_len
         parts = (("q", decoded.index[:T]), ("k", decoded.index[T:]))  # each clip's frames of the N
         if decoded.flow is None:
@@ -414,29 +429,27 @@ class PretrainDataset(Dataset):
             if "static" in METHOD_KINDS[p.method]:
                 views |= self.static_views(rgb, parts, gen)
         else:
-            views = self.rgb_flow_views(rgb, decoded, parts, gen)
+            views = self.rgb_flow_views(decoded, parts, gen)
         views = {name: views[name] for name in METHOD_VIEWS[p.method]}
         if not p.gpu_augment:
             views = finish_augmentation(views, gen, p)
         return PretrainItem(views=views, index=v, replaced=replaced, prepared=not p.gpu_augment)
 
-    def rgb_flow_views(self, rgb: Tensor, decoded: ClipFrames, parts, gen: torch.Generator) -> dict[str, Tensor]:
-        """MSCL's six clips from the (3, N, H, W) uint8 RGB frames and the decoded flow."""
+    def rgb_flow_views(self, decoded: ClipFrames, parts, gen: torch.Generator) -> dict[str, Tensor]:
+        """MSCL's six clips from the decoded RGB frames and flows."""
         p = self.p
-        scale = torch.from_numpy(1.0 / (decoded.lengths + NORM_EPS))  # (N,) per-frame normalisation
         layout = FLOW_LAYOUTS[p.flow_layout]
-        flow = torch.from_numpy(decoded.flow).permute(3, 0, 1, 2)  # (2, N, H, W) uint8, a view
-        flows = flow_clips(flow, decoded.bound, scale, decoded.index, gen, fra=p.fra)
+        flows = flow_clips(decoded, gen, fra=p.fra)
         views = {}
         for clip, frames in parts:
             first, second = VIEW[clip]["flow"], VIEW[clip]["flow_rot"]
-            r, f1, f2 = augment_view(rgb, frames, (flows[layout[first]], flows[layout[second]]), gen, p)
+            r, f1, f2 = augment_view(decoded.rgb, frames, (flows[layout[first]], flows[layout[second]]), gen, p)
             views |= {VIEW[clip]["rgb"]: r, first: f1, second: f2}
         return views
 
-    def static_views(self, rgb: Tensor, parts, gen: torch.Generator) -> dict[str, Tensor]:
+    def static_views(self, rgb: list[np.ndarray], parts, gen: torch.Generator) -> dict[str, Tensor]:
         """DCLR's static views: frame j of each clip (one j drawn for both clips of the sample),
-        each cropped and flipped on its own. (3, N, H, W) -> {static_q, static_k}: (3, 1, S, S)."""
+        each cropped and flipped on its own: {static_q, static_k}: (3, 1, S, S)."""
         j = int(torch.randint(self.p.clip_len, (1,), generator=gen))
         return {VIEW[clip]["static"]: augment_rgb(rgb, frames[j : j + 1], gen, self.p) for clip, frames in parts}
 

@@ -45,12 +45,12 @@ _SQ = (np.arange(256, dtype=np.int32) * 2 - 255) ** 2
 _PAIR_SQ = _SQ[np.arange(65536) & 255] + _SQ[np.arange(65536) >> 8]
 
 
-def max_lengths(q: np.ndarray, bound: float) -> np.ndarray:
-    """Longest dequantised vector of every frame of uint8 flow ``q`` (N, H, W, 2): (N,) float32
-    pixels, exact (integer squared lengths looked up per stored byte pair: about 6x cheaper than
-    dequantising the frames first, which matters because it reads every pixel of both clips)."""
-    pairs = np.ascontiguousarray(q).view("<u2").reshape(len(q), -1)
-    return (np.sqrt(_PAIR_SQ[pairs].max(axis=1)) * (bound / 255.0)).astype(np.float32)
+def max_lengths(q: np.ndarray | Sequence[np.ndarray], bound: float) -> np.ndarray:
+    """Longest dequantised vector of every frame of uint8 flow ``q`` (N frames (H, W, 2)): (N,)
+    float32 pixels, exact (integer squared lengths looked up per stored byte pair: about 6x
+    cheaper than dequantising the frames first, which matters because it reads every pixel)."""
+    sq = [_PAIR_SQ[np.ascontiguousarray(f).view("<u2")].max() for f in q]
+    return (np.sqrt(np.array(sq, np.float64)) * (bound / 255.0)).astype(np.float32)
 
 
 def clipped_fraction(flow: np.ndarray, bound: float) -> float:
@@ -128,9 +128,13 @@ class FlowReader:
                 raise ValueError(f"corrupt flow member {name}")
         return np.stack(planes, -1)
 
+    def read_quantized_each(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Flows ``indices``, each ``(H, W, 2)`` uint8 as decoded (not stacked)."""
+        return [self.decode(int(j), self.member_bytes(int(j))) for j in indices]
+
     def read_quantized(self, indices: Sequence[int]) -> np.ndarray:
         """Flows ``indices`` as ``(len(indices), H, W, 2)`` uint8."""
-        return np.stack([self.decode(int(j), self.member_bytes(int(j))) for j in indices])
+        return np.stack(self.read_quantized_each(indices))
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Flows ``indices`` as ``(len(indices), H, W, 2)`` float32 pixels."""

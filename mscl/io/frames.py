@@ -86,9 +86,13 @@ class FrameReader:
         """Raw JPEG bytes of frames ``indices`` (for decoding elsewhere, e.g. on a GPU)."""
         return [self._zip.read(member(int(i))) for i in indices]
 
+    def read_each(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Frames ``indices``, each ``(H, W, 3)`` uint8 RGB as decoded (not stacked)."""
+        return [decode_jpeg(b) for b in self.read_bytes(indices)]
+
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames ``indices`` as ``(len(indices), H, W, 3)`` uint8 RGB."""
-        return np.stack([decode_jpeg(b) for b in self.read_bytes(indices)])
+        return np.stack(self.read_each(indices))
 
     def close(self) -> None:
         self._zip.close()

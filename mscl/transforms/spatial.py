@@ -120,40 +120,52 @@ def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: Size) -> torch.Tens
     out_h, out_w = _pair(size)
     lead, (C, T, H, W) = x.shape[:-4], x.shape[-4:]
     dt = torch.promote_types(x.dtype, torch.float32)
-    top, left, h, w = boxes.reshape(-1, 4).to(x.device, dt).unbind(-1)  # each (N,)
-    j = torch.arange(out_w, device=x.device, dtype=dt) + 0.5
-    i = torch.arange(out_h, device=x.device, dtype=dt) + 0.5
-    # output pixel centre j -> input coordinate left + j*w/out_w, normalised to [-1, 1]
-    gx = 2 * (left[:, None] + j * (w / out_w)[:, None]) / W - 1  # (N, out_w)
-    gy = 2 * (top[:, None] + i * (h / out_h)[:, None]) / H - 1  # (N, out_h)
-    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    grid = _crop_grid(boxes.reshape(-1, 4), H, W, out_h, out_w, dt, x.device)
     flat = x.reshape(-1, C * T, H, W).to(dt)
     out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.reshape(*lead, C, T, out_h, out_w).to(x.dtype)
 
 
-def window_resized_crop(x: torch.Tensor, box: torch.Tensor, size: Size,
-                        to_float: Callable[[torch.Tensor], torch.Tensor] = torch.Tensor.float) -> torch.Tensor:
-    """:func:`resized_crop` of one clip that converts only the pixels the crop reads.
+def _crop_grid(boxes: torch.Tensor, H: int, W: int, out_h: int, out_w: int, dt: torch.dtype,
+               device: torch.device) -> torch.Tensor:
+    """``grid_sample`` grids (N, out_h, out_w, 2) of the boxes (N, 4) in an H x W image."""
+    top, left, h, w = boxes.to(device, dt).unbind(-1)  # each (N,)
+    j = torch.arange(out_w, device=device, dtype=dt) + 0.5
+    i = torch.arange(out_h, device=device, dtype=dt) + 0.5
+    # output pixel centre j -> input coordinate left + j*w/out_w, normalised to [-1, 1]
+    gx = 2 * (left[:, None] + j * (w / out_w)[:, None]) / W - 1  # (N, out_w)
+    gy = 2 * (top[:, None] + i * (h / out_h)[:, None]) / H - 1  # (N, out_h)
+    return torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+
+
+def window_resized_crop(read: Callable[[slice, slice], torch.Tensor], frame_size: tuple[int, int],
+                        box: torch.Tensor, size: Size) -> torch.Tensor:
+    """:func:`resized_crop` of one clip that reads (and converts) only the pixels the crop needs.
 
     Bilinear sampling inside ``box`` reads the box and a one-pixel ring around it, so only that
-    window of ``x`` (any dtype, e.g. uint8 frames or quantised flow) goes through ``to_float``;
-    the result equals ``resized_crop(to_float(x), box, size)`` up to float rounding of the
-    sampling positions (about 1e-5 px). On 256-pixel frames cropped to 20-100 % of their area this
-    skips most of the conversion of every frame.
+    window of the clip is asked of ``read``, which returns it as float (decoding, gathering the
+    clip's frames, dequantising: whatever the caller's frames need); the result equals
+    ``resized_crop`` of the whole converted clip up to float rounding of the sampling positions
+    (about 1e-5 px). On 256-pixel frames cropped to 20-100 % of their area this skips most of
+    the per-pixel work of every frame.
 
     Args:
-        x: (C, T, H, W); box: (4,) long (top, left, h, w); to_float: the window (C, T, h, w) to
-            float, elementwise (it may also keep only some of the T frames, e.g. a clip's).
+        read: (rows, cols) -> the clip's window (C, T, h, w) float; a frames-last (T, h, w, C)
+            memory layout is sampled as it is, without a copy.
+        frame_size: (H, W) of the frames; box: (4,) long (top, left, h, w).
     Returns:
-        (C, T', out_h, out_w) float, T' the frames ``to_float`` keeps.
+        (C, T, out_h, out_w) float.
     """
-    H, W = x.shape[-2:]
+    H, W = frame_size
     top, left, h, w = (int(v) for v in box)
     r0, c0 = max(top - 1, 0), max(left - 1, 0)
-    window = x[..., r0 : min(top + h + 1, H), c0 : min(left + w + 1, W)]
-    inner = torch.tensor([top - r0, left - c0, h, w])
-    return resized_crop(to_float(window), inner, size)
+    f = read(slice(r0, min(top + h + 1, H)), slice(c0, min(left + w + 1, W)))
+    out_h, out_w = _pair(size)
+    grid = _crop_grid(torch.tensor([[top - r0, left - c0, h, w]]), *f.shape[-2:], out_h, out_w, f.dtype, f.device)
+    # the frames as the batch (the same grid for each): no copy of a channels-last window
+    out = F.grid_sample(f.transpose(0, 1), grid.expand(f.shape[1], -1, -1, -1), mode="bilinear",
+                        padding_mode="border", align_corners=False)
+    return out.transpose(0, 1)
 
 
 def rescale_flow_vectors(flow: torch.Tensor, boxes: torch.Tensor, size: Size) -> torch.Tensor:
@@ -211,6 +223,8 @@ def horizontal_flip(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     Returns:
         same shape as ``x``.
     """
+    if flips.dim() == 0 and flips.device.type == "cpu":  # one clip: flip it or not, no select
+        return x.flip(-1) if bool(flips) else x
     return torch.where(_per_clip(flips, x), x.flip(-1), x)
 
 
@@ -227,38 +241,33 @@ def flip_flow(flow: torch.Tensor, flips: torch.Tensor, *, negate_u: bool = False
     Returns:
         same shape as ``flow``.
     """
+    if flips.dim() == 0 and flips.device.type == "cpu" and not bool(flips):  # one clip, not flipped
+        return flow
     mirrored = flow.flip(-1)
     if negate_u:
         sign = torch.tensor([-1.0, 1.0], device=flow.device, dtype=flow.dtype)
         mirrored = mirrored * sign[:, None, None, None]
+    if flips.dim() == 0 and flips.device.type == "cpu":
+        return mirrored
     return torch.where(_per_clip(flips, flow), mirrored, flow)
 
 
 # --------------------------------------------------------------------------- composed
 
 
-def draw_crop_flip(x: torch.Tensor, generator: torch.Generator, *, scale: tuple[float, float] = (0.2, 1.0),
-                   flip_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """One random resized crop box and one flip decision per clip of ``x`` (..., C, T, H, W).
+def draw_crop_flip(x: torch.Tensor | tuple[int, ...], generator: torch.Generator, *,
+                   scale: tuple[float, float] = (0.2, 1.0), flip_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random resized crop box and one flip decision per clip of ``x`` (..., C, T, H, W), or
+    of clips of that shape (only the shape is read).
 
     Returns:
         boxes (..., 4) and flips (...) bool, drawn in that order from ``generator``.
     """
-    lead = x.shape[:-4]
+    shape = tuple(x.shape if isinstance(x, torch.Tensor) else x)
+    lead = shape[:-4]
     n = math.prod(lead)
-    boxes = random_resized_crop_boxes(n, *x.shape[-2:], generator, scale=scale).reshape(*lead, 4)
+    boxes = random_resized_crop_boxes(n, *shape[-2:], generator, scale=scale).reshape(*lead, 4)
     return boxes, draw_flips(n, generator, flip_p).reshape(lead)
-
-
-def crop_flip(x: torch.Tensor, generator: torch.Generator, *, size: Size = 112,
-              scale: tuple[float, float] = (0.2, 1.0), flip_p: float = 0.5,
-              to_float: Callable[[torch.Tensor], torch.Tensor] = torch.Tensor.float) -> torch.Tensor:
-    """:func:`crop_flip_rgb_flow` for one RGB clip alone (methods without flow), with the same
-    random draws as the RGB part there: (3, T, H, W) of any dtype -> (3, T', out_h, out_w) float,
-    converting only the crop's window with ``to_float`` (:func:`window_resized_crop`, which may
-    also pick the clip's T' frames)."""
-    boxes, flips = draw_crop_flip(x, generator, scale=scale, flip_p=flip_p)
-    return horizontal_flip(window_resized_crop(x, boxes, size, to_float), flips)
 
 
 def crop_flip_rgb_flow(

@@ -318,8 +318,8 @@ def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, inde
     tiny[0], tiny[1]
     assert list(tiny._cache.videos) == [0]
     video = tiny._cache.videos[0]
-    assert video.rgb.shape == (10, H, W, 3) and video.flow.shape == (10, H, W, 2) and video.flow.dtype == np.uint8
-    assert video.lengths.shape == (10,)
+    assert len(video.rgb) == len(video.flow) == 10 and video.lengths.shape == (10,)
+    assert video.rgb[0].shape == (H, W, 3) and video.flow[0].shape == (H, W, 2) and video.flow[0].dtype == np.uint8
 
 
 def no_flow_dataset(root, tables, method: str, **overrides) -> PretrainDataset:
@@ -387,10 +387,11 @@ def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(
         ref_rgb, ref = crop_flip_rgb_flow(rgb.float(), both, g, size=16, scale=(0.2, 1.0), negate_u=negate_u,
                                           rescale_flow=rescale)
         scale = torch.from_numpy(1.0 / (max_lengths(q, 20.0) + 1e-5))
-        qt = torch.from_numpy(q).permute(3, 0, 1, 2)  # the quantised clips, cropped before dequantising
+        flows = list(q)  # the quantised frames as decoded, cropped before dequantising
         first, second = np.arange(4), np.arange(4, 8)
-        clips = (FlowClip(qt, first, 20.0, scale[:4], None), FlowClip(qt, second, 20.0, scale[4:], angle))
-        out_rgb, f1, f2 = augment_view(rgb, np.arange(4), clips, torch.Generator().manual_seed(seed), p)
+        clips = (FlowClip(flows, first, 20.0, scale[:4], None), FlowClip(flows, second, 20.0, scale[4:], angle))
+        frames = list(rgb.permute(1, 2, 3, 0).numpy())  # (H, W, 3) each, as decoded
+        out_rgb, f1, f2 = augment_view(frames, np.arange(4), clips, torch.Generator().manual_seed(seed), p)
         # the window crops sample at positions equal up to ~1e-5 px: a rounded grey level may differ by one
         ref_rgb = ref_rgb.round().clamp(0, 255).to(torch.uint8)
         assert (out_rgb.int() - ref_rgb.int()).abs().max() <= 1 and (out_rgb != ref_rgb).float().mean() < 0.01

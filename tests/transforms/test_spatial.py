@@ -5,7 +5,6 @@ import torch.nn.functional as F
 from mscl.transforms.spatial import (
     center_crop,
     center_crop_box,
-    crop_flip,
     crop_flip_rgb_flow,
     draw_flips,
     flip_flow,
@@ -190,19 +189,25 @@ def test_runs_on_cuda():
 def test_window_crop_equals_the_crop_of_the_converted_frames_at_edges_and_inside():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (3, 2, 30, 41), generator=g, dtype=torch.uint8)
+    asked = []
+
+    def read(rows, cols):
+        asked.append((rows, cols))
+        return x[..., rows, cols].float() * 0.5 - 3
+
     boxes = [(0, 0, 30, 41), (0, 0, 7, 9), (23, 32, 7, 9), (5, 11, 13, 17), (1, 1, 28, 39), (12, 0, 3, 41)]
     for box in boxes + [tuple(b) for b in random_resized_crop_boxes(20, 30, 41, g).tolist()]:
-        box = torch.tensor(box)
         for size in (8, 16, (5, 12)):
-            ref = resized_crop(x.float() * 0.5 - 3, box, size)
-            out = window_resized_crop(x, box, size, lambda w: w.float() * 0.5 - 3)
+            ref = resized_crop(x.float() * 0.5 - 3, torch.tensor(box), size)
+            out = window_resized_crop(read, (30, 41), torch.tensor(box), size)
             torch.testing.assert_close(out, ref, rtol=0, atol=2e-3)  # values up to 124: float rounding
+    # only the box and its one-pixel ring are read
+    assert asked[3 * 3] == (slice(4, 19), slice(10, 29))
 
 
-def test_crop_flip_takes_uint8_clips_and_draws_as_the_rgb_part_of_the_shared_augmentation():
-    rgb = torch.randint(0, 256, (3, 4, 24, 32), dtype=torch.uint8)
-    flow = torch.randn(2, 4, 24, 32)
-    out = crop_flip(rgb, torch.Generator().manual_seed(3), size=16)
-    ref, _ = crop_flip_rgb_flow(rgb.float(), flow, torch.Generator().manual_seed(3), size=16)
-    assert out.dtype == torch.float32
-    torch.testing.assert_close(out, ref, rtol=0, atol=1e-3)
+def test_window_crop_samples_a_frames_last_window_as_it_is():
+    frames = torch.randint(0, 256, (4, 20, 30, 2), dtype=torch.uint8)  # (T, H, W, C) in memory
+    box = torch.tensor([3, 4, 12, 20])
+    out = window_resized_crop(lambda r, c: frames[:, r, c].permute(3, 0, 1, 2).float(), (20, 30), box, 8)
+    ref = resized_crop(frames.permute(3, 0, 1, 2).float().contiguous(), box, 8)
+    torch.testing.assert_close(out, ref, rtol=0, atol=2e-3)
