@@ -30,3 +30,14 @@ def test_read_meta_of_missing_or_broken_file(tmp_path):
     assert read_meta(tmp_path / "none.zip") is None
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04garbage")
     assert read_meta(tmp_path / "broken.zip") is None
+
+
+def test_frames_decode_as_rgb_in_both_forms(tmp_path):
+    frames = np.zeros((2, 16, 16, 3), np.uint8)
+    frames[0, ..., 0] = 250  # red
+    frames[1, ..., 2] = 250  # blue
+    write_frames(tmp_path / "v.zip", frames, quality=95, meta={})
+    with FrameReader(tmp_path / "v.zip") as r:
+        each, stacked = r.read_each([0, 1]), r.read([0, 1])
+    for got in (np.stack(each), stacked):
+        assert np.abs(got.astype(int) - frames).max() <= 4
