@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -181,7 +180,7 @@ FLOW_LAYOUTS = {
 @dataclasses.dataclass(frozen=True)
 class FlowClip:
     """One flow clip before its view's crop: ``frames`` (T,), which of the sample's decoded
-    uint8 quantised flows ``flows`` form it (pixels = ``dequantize(q, bound)``), ``scale`` (T,) the
+    uint8 quantised flows ``flows`` form it (pixels = ``dequantize(flow, bound)``), ``scale`` (T,) the
     per-frame max normalisation (1 / longest vector) and ``angle`` the FRA rotation (None: none).
 
     Dequantisation, normalisation and rotation act on each vector alone (an affine map, a
@@ -216,15 +215,18 @@ def flow_clips(decoded: ClipFrames, generator: torch.Generator, *, fra: bool) ->
             for kind in ("orig", "rot") for name, frames in (("q", decoded.index[:T]), ("k", decoded.index[T:]))}
 
 
-def rgb_window(rgb: list[np.ndarray], frames: np.ndarray) -> Callable[[slice, slice], Tensor]:
-    """Reader of a window of the RGB clip ``frames`` of decoded frames ``rgb``: (3, T, h, w) float."""
-    return lambda rows, cols: ClipFrames.window(rgb, frames, rows, cols).float()
+def crop_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generator,
+             p: PretrainParams) -> tuple[Tensor, Tensor, Tensor]:
+    """One view's random resized crop and flip of the RGB clip ``frames`` (T,) of the decoded
+    uint8 frames ``rgb`` (:func:`draw_crop_flip`'s draws for one clip): (3, T, S, S) uint8, the
+    box (4,) and the flip decision ()."""
+    size = rgb[0].shape[:2]
+    box, flip = draw_crop_flip((3, 1, *size), generator, scale=tuple(p.crop_scale))
 
+    def read(rows: slice, cols: slice) -> Tensor:
+        return ClipFrames.window(rgb, frames, rows, cols).float()
 
-def draw_view(size: tuple[int, int], generator: torch.Generator, p: PretrainParams) -> tuple[Tensor, Tensor]:
-    """One view's crop box (4,) and flip decision (), as :func:`draw_crop_flip` draws them for one
-    clip of frames ``size`` (H, W)."""
-    return draw_crop_flip((3, 1, *size), generator, scale=tuple(p.crop_scale))
+    return to_uint8(horizontal_flip(window_resized_crop(read, size, box, p.crop_size), flip)), box, flip
 
 
 def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowClip, FlowClip],
@@ -243,21 +245,19 @@ def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowCli
     Returns:
         rgb (3, T, S, S) uint8, two flows (2, T, S, S) float normalised, S = ``p.crop_size``.
     """
-    size = rgb[0].shape[:2]
-    boxes, flips = draw_view(size, generator, p)
-    rgb = horizontal_flip(window_resized_crop(rgb_window(rgb, frames), size, boxes, p.crop_size), flips)
-    out, crops = [], {}
+    rgb_clip, boxes, flips = crop_rgb(rgb, frames, generator, p)
+    flows, crops = [], {}
     for clip in clips:
         key = clip.frames.tobytes()  # the paper's layout crops the same frames for both fields
         if key not in crops:
-            crops[key] = window_resized_crop(clip.pixels, size, boxes, p.crop_size)
+            crops[key] = window_resized_crop(clip.pixels, rgb[0].shape[:2], boxes, p.crop_size)
         f = crops[key] * clip.scale[:, None, None]
         if clip.angle is not None:
             f = flow_rotation(f, clip.angle)
         if p.rescale_flow:
             f = rescale_flow_vectors(f, boxes, p.crop_size)
-        out.append(flip_flow(f, flips, negate_u=p.flip_negate_u))
-    return to_uint8(rgb), out[0], out[1]
+        flows.append(flip_flow(f, flips, negate_u=p.flip_negate_u))
+    return rgb_clip, flows[0], flows[1]
 
 
 def to_uint8(rgb: Tensor) -> Tensor:
@@ -266,12 +266,9 @@ def to_uint8(rgb: Tensor) -> Tensor:
 
 
 def augment_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generator, p: PretrainParams) -> Tensor:
-    """CPU augmentation of an RGB clip without flow (MoCo, DCLR): one random resized crop and one
-    flip (the draws of the RGB part of :func:`augment_view`) of ``frames`` (T,) of the decoded
-    uint8 frames ``rgb`` -> (3, T, S, S) uint8."""
-    size = rgb[0].shape[:2]
-    boxes, flips = draw_view(size, generator, p)
-    return to_uint8(horizontal_flip(window_resized_crop(rgb_window(rgb, frames), size, boxes, p.crop_size), flips))
+    """CPU augmentation of an RGB clip without flow (MoCo, DCLR): :func:`crop_rgb`, the draws of
+    the RGB part of :func:`augment_view`. Returns (3, T, S, S) uint8."""
+    return crop_rgb(rgb, frames, generator, p)[0]
 
 
 def color_code(flow: Tensor) -> Tensor:
