@@ -43,7 +43,7 @@ from mscl.params import PretrainParams
 from mscl.sampling.clips import clip_indices, num_flows, rgb_index, sample_key_start, sample_query_start
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
-from mscl.transforms.spatial import draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors, window_resized_crop
+from mscl.transforms.spatial import box_slices, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors, resize_frames
 
 # every view name, declared once (the model's keyword arguments): VIEW[clip][kind] for the query
 # ("q") and key ("k") clip of a sample; "flow_rot" is the second flow field of the clip's view
@@ -103,20 +103,14 @@ def _check_pairing(flow_path: str | Path, meta: dict, offset: int, step: int) ->
 class ClipFrames(NamedTuple):
     """Decoded frames of a sample: RGB frame ``j*step`` and flow j for some flow indices j, and
     ``index``, which of them each requested index is. The frames stay as decoded, one array each:
-    the augmentation crops first and gathers only the crop's window of the clip's frames
-    (:meth:`window`), so no whole frame is ever copied after its decode."""
+    the augmentation resizes each frame's box straight from it (:func:`crop_rgb`,
+    :meth:`FlowClip.pixels`), so no whole frame is ever copied after its decode."""
 
     rgb: list[np.ndarray]  # N frames (H, W, 3) uint8
     flow: list[np.ndarray] | None  # N flows (H, W, 2) uint8 quantised (mscl.io.flow_files.dequantize)
     bound: float | None
     lengths: np.ndarray | None  # (N,) longest flow vector of each frame (its max normalisation)
     index: np.ndarray  # (len(indices),) into the N frames
-
-    @staticmethod
-    def window(frames: list[np.ndarray], which: np.ndarray, rows: slice, cols: slice) -> Tensor:
-        """The window ``rows`` x ``cols`` of ``frames[which]``: (C, T, h, w) uint8, a view of a
-        (T, h, w, C) array (the layout the crop reads fastest)."""
-        return torch.from_numpy(np.stack([frames[j][rows, cols] for j in which])).permute(3, 0, 1, 2)
 
 
 def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
@@ -185,8 +179,8 @@ class FlowClip:
 
     Dequantisation, normalisation and rotation act on each vector alone (an affine map, a
     per-frame factor, a linear map), and the crop's bilinear resampling is a weighted average of
-    vectors, so all three are applied to the small cropped clip (dequantisation to the pixels the
-    crop reads) instead of the full frames: the result is the same up to rounding.
+    vectors, so all three are applied to the small cropped clip (dequantisation to the box's
+    pixels only) instead of the full frames: the result is the same up to rounding.
     """
 
     flows: list[np.ndarray]
@@ -195,9 +189,14 @@ class FlowClip:
     scale: Tensor
     angle: float | None
 
-    def pixels(self, rows: slice, cols: slice) -> Tensor:
-        """The clip's window ``rows`` x ``cols`` dequantised: (2, T, h, w) float pixels."""
-        return dequantize(ClipFrames.window(self.flows, self.frames, rows, cols), self.bound)
+    def pixels(self, rows: slice, cols: slice) -> np.ndarray:
+        """The clip's window ``rows`` x ``cols`` dequantised: (T, h, w, 2) float32 pixels."""
+        return dequantize(np.stack([self.flows[j][rows, cols] for j in self.frames]), self.bound)
+
+    def crop(self, box: Tensor, size: int) -> Tensor:
+        """The clip's ``box`` resized to ``size`` (:func:`resize_frames`): (2, T, size, size) float
+        pixels, before normalisation and rotation."""
+        return torch.from_numpy(resize_frames(self.pixels(*box_slices(box)), size)).permute(3, 0, 1, 2)
 
 
 def flow_clips(decoded: ClipFrames, generator: torch.Generator, *, fra: bool) -> dict[tuple[str, str], FlowClip]:
@@ -220,13 +219,10 @@ def crop_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generat
     """One view's random resized crop and flip of the RGB clip ``frames`` (T,) of the decoded
     uint8 frames ``rgb`` (:func:`draw_crop_flip`'s draws for one clip): (3, T, S, S) uint8, the
     box (4,) and the flip decision ()."""
-    size = rgb[0].shape[:2]
-    box, flip = draw_crop_flip((3, 1, *size), generator, scale=tuple(p.crop_scale))
-
-    def read(rows: slice, cols: slice) -> Tensor:
-        return ClipFrames.window(rgb, frames, rows, cols).float()
-
-    return to_uint8(horizontal_flip(window_resized_crop(read, size, box, p.crop_size), flip)), box, flip
+    box, flip = draw_crop_flip((3, 1, *rgb[0].shape[:2]), generator, scale=tuple(p.crop_scale))
+    rows, cols = box_slices(box)
+    clip = resize_frames([rgb[j][rows, cols] for j in frames], p.crop_size)  # (T, S, S, 3) uint8
+    return horizontal_flip(torch.from_numpy(clip).permute(3, 0, 1, 2), flip), box, flip
 
 
 def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowClip, FlowClip],
@@ -234,10 +230,10 @@ def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowCli
     """CPU augmentation of one view (docs/mscl.md §2.3): one random resized crop and one
     flip decision shared by the view's RGB clip and its two flow clips.
 
-    Order, per flow clip: crop (dequantising only the pixels it reads), max normalisation, FRA
+    Order, per flow clip: crop (dequantising only the box's pixels), max normalisation, FRA
     rotation, (``rescale_flow``) vector rescaling, flip; the same result as normalising and
-    rotating the full frames before the crop. The RGB crop converts only its window to float too
-    (:func:`mscl.transforms.spatial.window_resized_crop`), and no frame is copied whole.
+    rotating the full frames before the crop. The RGB crop resizes the uint8 boxes as they are
+    (:func:`mscl.transforms.spatial.resize_frames`), and no frame is copied whole.
 
     Args:
         rgb: the sample's decoded frames (H, W, 3) uint8; frames: (T,) those of the clip;
@@ -250,7 +246,7 @@ def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowCli
     for clip in clips:
         key = clip.frames.tobytes()  # the paper's layout crops the same frames for both fields
         if key not in crops:
-            crops[key] = window_resized_crop(clip.pixels, rgb[0].shape[:2], boxes, p.crop_size)
+            crops[key] = clip.crop(boxes, p.crop_size)
         f = crops[key] * clip.scale[:, None, None]
         if clip.angle is not None:
             f = flow_rotation(f, clip.angle)
@@ -258,11 +254,6 @@ def augment_view(rgb: list[np.ndarray], frames: np.ndarray, clips: tuple[FlowCli
             f = rescale_flow_vectors(f, boxes, p.crop_size)
         flows.append(flip_flow(f, flips, negate_u=p.flip_negate_u))
     return rgb_clip, flows[0], flows[1]
-
-
-def to_uint8(rgb: Tensor) -> Tensor:
-    """Resampled float RGB back to uint8 (rounded)."""
-    return rgb.round().clamp(0, 255).to(torch.uint8)
 
 
 def augment_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generator, p: PretrainParams) -> Tensor:

@@ -392,7 +392,6 @@ def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(
         clips = (FlowClip(flows, first, 20.0, scale[:4], None), FlowClip(flows, second, 20.0, scale[4:], angle))
         frames = list(rgb.permute(1, 2, 3, 0).numpy())  # (H, W, 3) each, as decoded
         out_rgb, f1, f2 = augment_view(frames, np.arange(4), clips, torch.Generator().manual_seed(seed), p)
-        # the window crops sample at positions equal up to ~1e-5 px: a rounded grey level may differ by one
-        ref_rgb = ref_rgb.round().clamp(0, 255).to(torch.uint8)
-        assert (out_rgb.int() - ref_rgb.int()).abs().max() <= 1 and (out_rgb != ref_rgb).float().mean() < 0.01
+        # OpenCV resizes uint8 with fixed-point weights: within one grey level of the float reference
+        assert (out_rgb.float() - ref_rgb).abs().max() <= 1.0
         torch.testing.assert_close(torch.cat([f1, f2], dim=1), ref, rtol=0, atol=1e-5)

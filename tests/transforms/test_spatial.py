@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mscl.transforms.spatial import (
+    box_slices,
     center_crop,
     center_crop_box,
     crop_flip_rgb_flow,
@@ -11,10 +13,10 @@ from mscl.transforms.spatial import (
     horizontal_flip,
     random_resized_crop_boxes,
     rescale_flow_vectors,
+    resize_frames,
     resize_short_side,
     resized_crop,
     three_crop_boxes,
-    window_resized_crop,
 )
 
 
@@ -186,28 +188,45 @@ def test_runs_on_cuda():
     assert torch.allclose(a[1], b[1].cpu(), atol=1e-4)
 
 
-def test_window_crop_equals_the_crop_of_the_converted_frames_at_edges_and_inside():
+def test_a_box_is_resized_as_if_cut_out_first_with_its_edge_pixels_repeated():
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (3, 2, 30, 41), generator=g, dtype=torch.uint8)
-    asked = []
+    x = torch.rand(3, 2, 30, 41, generator=g)
+    for top, left, h, w in [(5, 11, 7, 9), (0, 0, 7, 9), (23, 32, 7, 9), (5, 11, 13, 17), (0, 0, 30, 41)]:
+        box = torch.tensor([top, left, h, w])
+        cut = x[..., top : top + h, left : left + w]
+        for size in (8, 16, (5, 12)):
+            ref = resized_crop(cut.contiguous(), torch.tensor([0, 0, h, w]), size)
+            torch.testing.assert_close(resized_crop(x, box, size), ref, rtol=0, atol=1e-5)
+    # enlarged twice: the first and last output rows repeat the box's edge rows exactly
+    out = resized_crop(x, torch.tensor([5, 11, 4, 4]), 8)
+    torch.testing.assert_close(out[..., 0, :], resized_crop(x[..., 5:6, :], torch.tensor([0, 11, 1, 4]), (1, 8))[..., 0, :])
 
-    def read(rows, cols):
-        asked.append((rows, cols))
-        return x[..., rows, cols].float() * 0.5 - 3
 
+def _boxes_and_sizes(g):
     boxes = [(0, 0, 30, 41), (0, 0, 7, 9), (23, 32, 7, 9), (5, 11, 13, 17), (1, 1, 28, 39), (12, 0, 3, 41)]
     for box in boxes + [tuple(b) for b in random_resized_crop_boxes(20, 30, 41, g).tolist()]:
         for size in (8, 16, (5, 12)):
-            ref = resized_crop(x.float() * 0.5 - 3, torch.tensor(box), size)
-            out = window_resized_crop(read, (30, 41), torch.tensor(box), size)
-            torch.testing.assert_close(out, ref, rtol=0, atol=2e-3)  # values up to 124: float rounding
-    # only the box and its one-pixel ring are read
-    assert asked[3 * 3] == (slice(4, 19), slice(10, 29))
+            yield torch.tensor(box), size
 
 
-def test_window_crop_samples_a_frames_last_window_as_it_is():
-    frames = torch.randint(0, 256, (4, 20, 30, 2), dtype=torch.uint8)  # (T, H, W, C) in memory
-    box = torch.tensor([3, 4, 12, 20])
-    out = window_resized_crop(lambda r, c: frames[:, r, c].permute(3, 0, 1, 2).float(), (20, 30), box, 8)
-    ref = resized_crop(frames.permute(3, 0, 1, 2).float().contiguous(), box, 8)
-    torch.testing.assert_close(out, ref, rtol=0, atol=2e-3)
+def test_resize_frames_of_box_views_equals_resized_crop():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (2, 30, 41, 3), generator=g, dtype=torch.uint8)  # (T, H, W, C) as decoded
+    flow = torch.randn(2, 30, 41, 2, generator=g) * 5
+    for box, size in _boxes_and_sizes(g):
+        rows, cols = box_slices(box)
+        ref = resized_crop(x.permute(3, 0, 1, 2).float(), box, size).permute(1, 2, 3, 0)
+        out = resize_frames([f[rows, cols] for f in x.numpy()], size)  # views of the frames: no copy
+        assert out.dtype == np.uint8 and out.shape == ref.shape
+        assert np.abs(out.astype(np.float32) - ref.numpy()).max() <= 1.0  # fixed-point weights, rounded
+        ref = resized_crop(flow.permute(3, 0, 1, 2).contiguous(), box, size).permute(1, 2, 3, 0)
+        out = resize_frames([f[rows, cols] for f in flow.numpy()], size)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, ref.numpy(), rtol=0, atol=1e-4)  # values up to ~25
+
+
+def test_resize_frames_keeps_one_channel_frames_three_dimensional():
+    frames = [np.arange(20, dtype=np.float32).reshape(4, 5, 1) * k for k in (1, 2, 3)]
+    out = resize_frames(frames, (8, 10))  # OpenCV returns (8, 10) for one channel
+    ref = resized_crop(torch.from_numpy(np.stack(frames)).permute(3, 0, 1, 2), torch.tensor([0, 0, 4, 5]), (8, 10))
+    np.testing.assert_allclose(out, ref.permute(1, 2, 3, 0).numpy(), rtol=0, atol=1e-4)
