@@ -136,3 +136,14 @@ def test_rotating_the_flow_vectors_turns_each_class_into_another():
         x = np.stack([_rotated_features(s, beta) for s, _ in scenes])
         y = np.array([CLASSES.index(expected[CLASSES[s.label]]) for s, _ in scenes])
         assert _nearest_centroid_accuracy(x_train, y_train, x, y) > 0.95, beta
+
+
+def test_features_blind_to_a_rotation_of_the_motion_lose_most_classes():
+    """The bound of docs/mscl.md §8.18: the rotation-invariant parts of the motion features (the
+    lengths of (mean u, mean v) and of (curl, divergence)) leave two families of four classes."""
+    def invariant(scenes):
+        f = np.stack([_motion_features(s) for s, _ in scenes])
+        return np.stack([np.hypot(f[:, 0], f[:, 1]), np.hypot(f[:, 2], f[:, 3])], 1)
+
+    acc = _nearest_centroid_accuracy(*_split(invariant))
+    assert 0.25 <= acc < 0.5, acc  # 39 %: translation vs rotation/zoom, plus their speeds
