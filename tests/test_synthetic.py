@@ -26,9 +26,12 @@ def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test):
     return (pred == y_test).mean()
 
 
-def _motion_features(scene):
-    """Mean u, v, curl and divergence of the exact flow over the object."""
+def _motion_features(scene, beta=0.0):
+    """Mean u, v, curl and divergence of the exact flow over the object, with every vector first
+    rotated by ``beta`` (FRA's map; 0: as it is)."""
     flow, mask = true_flow(scene, T / 2)
+    if beta:
+        flow = flow_rotation(torch.from_numpy(flow).permute(2, 0, 1)[:, None], beta)[:, 0].permute(1, 2, 0).numpy()
     y, x = np.nonzero(mask)
     u, v = flow[mask, 0], flow[mask, 1]
     dx, dy = x - x.mean(), y - y.mean()
@@ -113,16 +116,6 @@ def test_camera_flow_between_any_two_poses_moves_points_onto_their_match():
     assert matched < 0.5 * unmoved
 
 
-def _rotated_features(scene, beta):
-    """_motion_features of the exact flow with every vector rotated by ``beta`` (FRA's map)."""
-    flow, mask = true_flow(scene, T / 2)
-    rotated = flow_rotation(torch.from_numpy(flow).permute(2, 0, 1)[:, None], beta)[:, 0].permute(1, 2, 0).numpy()
-    y, x = np.nonzero(mask)
-    u, v = rotated[mask, 0], rotated[mask, 1]
-    dx, dy = x - x.mean(), y - y.mean()
-    return np.array([u.mean(), v.mean(), (dx * v - dy * u).mean(), (dx * u + dy * v).mean()])
-
-
 def test_rotating_the_flow_vectors_turns_each_class_into_another():
     """Why FRA as a positive costs accuracy on this dataset (docs/mscl.md §8.18): rotating every
     vector by a quarter turn (clockwise on screen) makes a rightward flow a downward one and a
@@ -133,7 +126,7 @@ def test_rotating_the_flow_vectors_turns_each_class_into_another():
     half = {c: quarter[quarter[c]] for c in CLASSES}
     for beta, expected in ((np.pi / 2, quarter), (np.pi, half)):
         scenes = _scenes(6, 5)
-        x = np.stack([_rotated_features(s, beta) for s, _ in scenes])
+        x = np.stack([_motion_features(s, beta) for s, _ in scenes])
         y = np.array([CLASSES.index(expected[CLASSES[s.label]]) for s, _ in scenes])
         assert _nearest_centroid_accuracy(x_train, y_train, x, y) > 0.95, beta
 
