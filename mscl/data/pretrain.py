@@ -104,7 +104,7 @@ class ClipFrames(NamedTuple):
     """Decoded frames of a sample: RGB frame ``j*step`` and flow j for some flow indices j, and
     ``index``, which of them each requested index is. The frames stay as decoded, one array each:
     the augmentation resizes each frame's box straight from it (:func:`crop_rgb`,
-    :meth:`FlowClip.pixels`), so no whole frame is ever copied after its decode."""
+    :meth:`FlowClip.crop`), so no whole frame is ever copied after its decode."""
 
     rgb: list[np.ndarray]  # N frames (H, W, 3) uint8
     flow: list[np.ndarray] | None  # N flows (H, W, 2) uint8 quantised (mscl.io.flow_files.dequantize)

@@ -137,8 +137,8 @@ def _crop_grid(boxes: torch.Tensor, H: int, W: int, out_h: int, out_w: int, dt: 
     i = torch.arange(out_h, device=device, dtype=dt) + 0.5
     # output pixel centre j -> input pixel centre left + j*w/out_w - 1/2, kept inside the box,
     # then normalised to [-1, 1]
-    x = torch.minimum(torch.maximum(left[:, None] + j * (w / out_w)[:, None] - 0.5, left[:, None]), (left + w - 1)[:, None])
-    y = torch.minimum(torch.maximum(top[:, None] + i * (h / out_h)[:, None] - 0.5, top[:, None]), (top + h - 1)[:, None])
+    x = (left[:, None] + j * (w / out_w)[:, None] - 0.5).clamp(left[:, None], (left + w - 1)[:, None])
+    y = (top[:, None] + i * (h / out_h)[:, None] - 0.5).clamp(top[:, None], (top + h - 1)[:, None])
     gx, gy = (2 * x + 1) / W - 1, (2 * y + 1) / H - 1  # (N, out_w), (N, out_h)
     return torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
 
