@@ -206,6 +206,8 @@ class PretrainParams:
     channels_last: bool = _f(doc="channels_last_3d memory format (faster on CUDA and on CPU)")
     compile: bool = _f(doc="torch.compile the encoders")
     sync_bn: bool = _f(doc="BatchNorm over the global batch; false = literal per-GPU BN + shuffle-BN for keys")
+    bn_splits: int = _f(min=1, doc="BatchNorm groups per process: statistics over interleaved sub-batches, as on that "
+                                   "many GPUs (one process: shuffle-BN takes effect only when > 1)")
     gpus: int = _f(min=1, doc="processes (GPUs) per node, launched through torchrun when > 1")
     nnodes: int = _f(min=1)
     node_rank: int = _f(min=0)
@@ -233,6 +235,9 @@ class PretrainParams:
         if self.batch_size % (self.gpus * self.nnodes):
             raise ParamsError(f"params.yaml: pretrain.batch_size ({self.batch_size}) must divide evenly over "
                               f"{self.gpus * self.nnodes} processes (pretrain.gpus x pretrain.nnodes)")
+        if self.bn_splits > 1 and (self.sync_bn or (self.batch_size // (self.gpus * self.nnodes)) % self.bn_splits):
+            raise ParamsError(f"params.yaml: pretrain.bn_splits ({self.bn_splits}) needs pretrain.sync_bn: false and must "
+                              f"divide each process's batch ({self.batch_size // (self.gpus * self.nnodes)})")
         if self.method == "mscl" and self.lmcl and self.width != self.flow_width:
             raise ParamsError(f"params.yaml: LMCL compares RGB and flow features channel by channel: pretrain.width "
                               f"({self.width}) must equal pretrain.flow_width ({self.flow_width}), or set pretrain.lmcl: false")

@@ -114,6 +114,8 @@ def test_pretrain_rejects_checkpoints_between_log_windows():
     ({"queue_size": 8, "batch_size": 16}, r"queue_size \(8\) must hold at least one batch"),
     ({"batch_size": 10, "gpus": 4}, r"batch_size \(10\) must divide evenly over 4 processes"),
     ({"width": 16, "flow_width": 8}, r"width \(16\) must equal pretrain.flow_width \(8\)"),
+    ({"bn_splits": 2, "sync_bn": True}, r"bn_splits \(2\) needs pretrain.sync_bn: false"),
+    ({"bn_splits": 3, "batch_size": 16, "gpus": 2}, r"bn_splits \(3\) .* divide each process's batch \(8\)"),
 ])
 def test_pretrain_rejects_combinations_that_cannot_train(values, message):
     with pytest.raises(ParamsError, match=message):

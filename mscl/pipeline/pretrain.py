@@ -132,8 +132,8 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[in
     loader = make_loader(dataset, p, rank=dist.rank(), world_size=dist.world_size(), pin_memory=device.type == "cuda")
     sched = build_schedules(p, loader.batch_sampler.batches_per_epoch)
     model = build_model(p)
-    if p.sync_bn:
-        model = convert_batchnorm(model)
+    if p.sync_bn or p.bn_splits > 1:
+        model = convert_batchnorm(model, 0 if p.sync_bn else p.bn_splits)
     model.to(device)
     optimizer = build_optimizer(model, p)
     fingerprint = run_fingerprint(p, data_signature(paths, p))

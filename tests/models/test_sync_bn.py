@@ -1,7 +1,8 @@
+import pytest
 import torch
 from torch import nn
 
-from mscl.models.sync_bn import GlobalBatchNorm, convert_batchnorm, global_moments
+from mscl.models.sync_bn import GlobalBatchNorm, SplitBatchNorm, convert_batchnorm, global_moments
 
 
 def test_single_process_matches_batchnorm_forward_backward_and_running_stats():
@@ -37,3 +38,51 @@ def test_convert_keeps_frozen_parameters_frozen():
         p.requires_grad_(False)
     net = convert_batchnorm(net)
     assert isinstance(net[1], GlobalBatchNorm) and not net[1].weight.requires_grad
+
+
+def test_split_matches_batchnorm_per_interleaved_group():
+    torch.manual_seed(1)
+    x = torch.randn(6, 4, 3, 5, 5, requires_grad=True)
+    ref = nn.BatchNorm3d(4)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-1, 1)
+    ours = convert_batchnorm(nn.Sequential(nn.BatchNorm3d(4)), splits=3)[0]
+    ours.load_state_dict(ref.state_dict())
+    assert isinstance(ours, SplitBatchNorm)
+    copies = [nn.BatchNorm3d(4) for _ in range(3)]
+    for c in copies:
+        c.load_state_dict(ref.state_dict())
+    y = ours(x.contiguous(memory_format=torch.channels_last_3d))
+    y_ref = torch.empty_like(y)
+    for g, c in enumerate(copies):  # group g holds samples g, g + 3
+        y_ref[g::3] = c(x[g::3])
+    assert torch.allclose(y, y_ref, atol=1e-5)
+    g_ref = torch.autograd.grad((y_ref ** 3).sum(), x)[0]
+    g = torch.autograd.grad((y ** 3).sum(), x)[0]
+    assert torch.allclose(g, g_ref, atol=1e-4)
+    # running statistics: the mean of what each group's BatchNorm would have recorded
+    assert torch.allclose(ours.running_mean, sum(c.running_mean for c in copies) / 3, atol=1e-6)
+    assert torch.allclose(ours.running_var, sum(c.running_var for c in copies) / 3, atol=1e-5)
+    ours.eval()
+    plain = nn.BatchNorm3d(4)
+    plain.load_state_dict(ours.state_dict())
+    assert torch.allclose(ours(x), plain.eval()(x), atol=1e-6)
+
+
+def test_split_lets_a_shuffle_change_the_statistics():
+    """One group: permuting the batch permutes the output (shuffle-BN has no effect); two groups:
+    samples meet other samples, so their outputs change."""
+    torch.manual_seed(2)
+    x = torch.randn(8, 3, 2, 4, 4)
+    perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+    whole = convert_batchnorm(nn.BatchNorm3d(3), splits=1)
+    assert torch.allclose(whole(x[perm]), whole(x)[perm], atol=1e-5)
+    split = convert_batchnorm(nn.BatchNorm3d(3), splits=2)
+    assert not torch.allclose(split(x[perm]), split(x)[perm], atol=1e-3)
+
+
+def test_split_rejects_a_batch_it_cannot_divide():
+    bn = SplitBatchNorm(3, splits=4)
+    with pytest.raises(ValueError, match="does not split into 4"):
+        bn(torch.randn(6, 3, 2))
