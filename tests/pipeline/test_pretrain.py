@@ -53,8 +53,9 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
 
 @pytest.mark.slow
 def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_inputs, tmp_path):
+    # with BatchNorm over sub-batches: the saved encoder is still a plain one
     params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
-                                                                 "knn_every": 2}})
+                                                                 "knn_every": 2, "bn_splits": 2}})
     paths = pretrain_paths(pretrain_inputs, tmp_path)
     # neither exists: neither is read
     paths |= {"flow_dir": tmp_path / "no-flow", "samples_csv": tmp_path / "no-samples.csv"}
