@@ -5,13 +5,19 @@ from torch import nn
 from mscl.models.sync_bn import GlobalBatchNorm, SplitBatchNorm, convert_batchnorm, global_moments
 
 
-def test_single_process_matches_batchnorm_forward_backward_and_running_stats():
-    torch.manual_seed(0)
+def _input_and_reference(seed: int) -> tuple[torch.Tensor, nn.BatchNorm3d]:
+    """A (6, 4, 3, 5, 5) input that needs gradients and a BatchNorm3d(4) with a random affine part."""
+    torch.manual_seed(seed)
     x = torch.randn(6, 4, 3, 5, 5, requires_grad=True)
     ref = nn.BatchNorm3d(4)
     with torch.no_grad():
         ref.weight.uniform_(0.5, 1.5)
         ref.bias.uniform_(-1, 1)
+    return x, ref
+
+
+def test_single_process_matches_batchnorm_forward_backward_and_running_stats():
+    x, ref = _input_and_reference(0)
     ours = convert_batchnorm(nn.Sequential(ref.__class__(4)))[0]
     ours.load_state_dict(ref.state_dict())
     y_ref, y = ref(x), ours(x)
@@ -41,12 +47,7 @@ def test_convert_keeps_frozen_parameters_frozen():
 
 
 def test_split_matches_batchnorm_per_interleaved_group():
-    torch.manual_seed(1)
-    x = torch.randn(6, 4, 3, 5, 5, requires_grad=True)
-    ref = nn.BatchNorm3d(4)
-    with torch.no_grad():
-        ref.weight.uniform_(0.5, 1.5)
-        ref.bias.uniform_(-1, 1)
+    x, ref = _input_and_reference(1)
     ours = convert_batchnorm(nn.Sequential(nn.BatchNorm3d(4)), splits=3)[0]
     ours.load_state_dict(ref.state_dict())
     assert isinstance(ours, SplitBatchNorm)
