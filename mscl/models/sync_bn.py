@@ -39,28 +39,30 @@ def global_moments(x: Tensor) -> tuple[Tensor, Tensor, float]:
 
 
 class _GroupedBatchNorm(nn.modules.batchnorm._BatchNorm):
-    """BatchNorm whose training statistics come from :meth:`moments`; evaluation is BatchNorm's."""
+    """BatchNorm whose training statistics come from :meth:`moments` over G groups of the batch
+    (sample i in group i mod G); evaluation is BatchNorm's."""
 
     def _check_input_dim(self, x: Tensor) -> None:
         if x.dim() < 2:
             raise ValueError(f"expected at least 2D input, got {x.dim()}D")
 
-    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float, Tensor]:
-        """(B, C, ...) float -> mean and biased variance (G, C) of G groups, values per group and
-        channel, and the group index (B,) of every sample."""
+    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float]:
+        """(B, C, ...) float -> mean and biased variance (G, C) of the G groups, and the number of
+        values per group and channel."""
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return super().forward(x)
-        mean, var, n, group = self.moments(x.float())
+        mean, var, n = self.moments(x.float())
         with torch.no_grad():  # the running statistics follow the mean over groups
             self.num_batches_tracked += 1
             unbiased = var * (n / max(n - 1, 1))
             self.running_mean.lerp_(mean.mean(0).to(self.running_mean.dtype), self.momentum)
             self.running_var.lerp_(unbiased.mean(0).to(self.running_var.dtype), self.momentum)
-        shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
-        y = (x.float() - mean[group].view(shape)) * torch.rsqrt(var[group].view(shape) + self.eps)
+        grouped = x.float().unflatten(0, (-1, mean.shape[0]))  # (B/G, G, C, ...)
+        shape = (1, *mean.shape) + (1,) * (x.dim() - 2)
+        y = ((grouped - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)).flatten(0, 1)
         if self.affine:
             shape = (1, -1) + (1,) * (x.dim() - 2)
             y = y * self.weight.view(shape) + self.bias.view(shape)
@@ -70,9 +72,9 @@ class _GroupedBatchNorm(nn.modules.batchnorm._BatchNorm):
 class GlobalBatchNorm(_GroupedBatchNorm):
     """BatchNorm whose training statistics cover the batches of all processes."""
 
-    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float, Tensor]:
+    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float]:
         mean, var, n = global_moments(x)
-        return mean[None], var[None], n, torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        return mean[None], var[None], n
 
 
 class SplitBatchNorm(_GroupedBatchNorm):
@@ -85,15 +87,13 @@ class SplitBatchNorm(_GroupedBatchNorm):
             raise ValueError(f"splits must be >= 1, got {splits}")
         self.splits = splits
 
-    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float, Tensor]:
+    def moments(self, x: Tensor) -> tuple[Tensor, Tensor, float]:
         b, g = x.shape[0], self.splits
         if b % g:
             raise ValueError(f"a batch of {b} does not split into {g} equal BatchNorm groups")
         grouped = x.unflatten(0, (b // g, g))  # (B/g, g, C, ...): sample i is row i // g, group i % g
-        dims = [0, *range(3, grouped.dim())]
-        var, mean = torch.var_mean(grouped, dims, correction=0)
-        group = torch.arange(b, device=x.device) % g
-        return mean, var, grouped.numel() / (g * x.shape[1]), group
+        var, mean = torch.var_mean(grouped, [0, *range(3, grouped.dim())], correction=0)
+        return mean, var, grouped.numel() / (g * x.shape[1])
 
 
 def convert_batchnorm(module: nn.Module, splits: int = 0) -> nn.Module:
