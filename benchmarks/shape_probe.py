@@ -21,15 +21,13 @@ from mscl.data.labeled import split_tables
 from mscl.downstream.features import load_encoder
 from mscl.downstream.finetune import linear_probe
 from mscl.params import stage_params
-from mscl.synthetic import SHAPES, draw_scene
+from mscl.synthetic import SHAPES, video_number, video_scene
 
 
 def scene_shape(video_id: str, label: int, index) -> int:
-    """Index in SHAPES of the object of the synthetic video ``<class>/<class>_<n>`` (as generated
-    with the ``index`` params)."""
-    n = int(video_id.rsplit("_", 1)[1])
-    scene = draw_scene(np.random.default_rng([index.seed, label, n]), label, height=index.height, width=index.width,
-                       num_frames=index.num_frames, speed=index.speed)
+    """Index in SHAPES of the object of a synthetic video (as generated with the ``index`` params)."""
+    scene, _ = video_scene(index.seed, label, video_number(video_id), height=index.height, width=index.width,
+                           num_frames=index.num_frames, speed=index.speed)
     return SHAPES.index(scene.shape)
 
 

@@ -159,14 +159,26 @@ def true_flow(scene: Scene, t: float, dt: float = 1.0) -> tuple[np.ndarray, np.n
     return flow.astype(np.float32), inside
 
 
+def video_scene(seed: int, label: int, n: int, *, height: int, width: int, num_frames: int,
+                speed: float) -> tuple[Scene, np.random.Generator]:
+    """The scene of video ``n`` of class ``label`` in the dataset drawn with ``seed``, and the
+    generator its frames' noise continues from (:func:`generate` renders with it)."""
+    rng = np.random.default_rng([seed, label, n])
+    return draw_scene(rng, label, height=height, width=width, num_frames=num_frames, speed=speed), rng
+
+
+def video_number(video_id: str) -> int:
+    """``n`` of the video id ``<class>/<class>_<n>`` that :func:`generate` writes."""
+    return int(video_id.rsplit("_", 1)[1])
+
+
 def generate(out_dir: str | Path, *, videos_per_class: int, num_frames: int, height: int, width: int, fps: int,
              speed: float, test_fraction: float, seed: int) -> list[dict]:
     """Render and encode the dataset under ``out_dir/<class>/<class>_<n>.mp4``; returns video records."""
     records = []
     for label, name in enumerate(CLASSES):
         for n in range(videos_per_class):
-            rng = np.random.default_rng([seed, label, n])
-            scene = draw_scene(rng, label, height=height, width=width, num_frames=num_frames, speed=speed)
+            scene, rng = video_scene(seed, label, n, height=height, width=width, num_frames=num_frames, speed=speed)
             path = Path(out_dir) / name / f"{name}_{n:04d}.mp4"
             encode_video(path, render_video(scene, rng), fps=fps)
             split = "test" if is_test(n, test_fraction) else "train"

@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-from mscl.synthetic import (CLASSES, camera_flow, camera_pan, camera_views, draw_scene, looping_poses, pose, render_frame,
-                            render_video, sample_photo, true_flow)
+from mscl.synthetic import (CLASSES, camera_flow, camera_pan, camera_views, draw_scene, generate, looping_poses, pose,
+                            render_frame, render_video, sample_photo, true_flow, video_number, video_scene)
 from mscl.transforms.flow_rotation import flow_rotation
 
 H, W, T = 48, 64, 16
@@ -13,8 +13,7 @@ def _scenes(per_class, seed):
     out = []
     for label in range(len(CLASSES)):
         for n in range(per_class):
-            rng = np.random.default_rng([seed, label, n])
-            out.append((draw_scene(rng, label, height=H, width=W, num_frames=T, speed=1.0), rng))
+            out.append(video_scene(seed, label, n, height=H, width=W, num_frames=T, speed=1.0))
     return out
 
 
@@ -140,3 +139,9 @@ def test_features_blind_to_a_rotation_of_the_motion_lose_most_classes():
 
     acc = _nearest_centroid_accuracy(*_split(invariant))
     assert 0.25 <= acc < 0.5, acc  # 39 %: translation vs rotation/zoom, plus their speeds
+
+
+def test_video_number_reads_back_what_generate_names(tmp_path):
+    records = generate(tmp_path, videos_per_class=2, num_frames=2, height=16, width=16, fps=8, speed=1.0,
+                       test_fraction=0.5, seed=3)
+    assert [(r["label"], video_number(r["video_id"])) for r in records] == [(c, n) for c in range(len(CLASSES)) for n in (0, 1)]
