@@ -5,9 +5,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from mscl.flow.tvl1 import opencv_tvl1, to_gray, tvl1_pairs_opencv
-from mscl.params import FlowParams, default
+from mscl.params import FlowParams, IndexParams, default
+from mscl.synthetic import CLASSES, render_video, true_flow, video_scene
+
+from helpers import REPO
 
 MARGIN = 8
 # Interior mean EPE vs truth, measured with default params on the 64 x 64 wave texture:
@@ -65,3 +69,21 @@ def test_opencv_on_decoded_video(hopper_video, flow_epe):
     flow = tvl1_pairs_opencv(to_gray(frames), [(t, t + 1) for t in range(4)], default(FlowParams))
     for t in range(4):
         assert flow_epe(flow[t], truth[t], MARGIN) < REAL_EPE
+
+
+@pytest.mark.parametrize("preset", [None, "benchmarks/motion.yaml"], ids=["demo", "motion-benchmark"])
+def test_the_shipped_flow_settings_recover_the_synthetic_motion(preset):
+    """TV-L1 at the shipped ``flow.offset`` must see the motion of the shipped synthetic videos: over
+    MSCL's offset 8 the benchmark's 16 px displacements are beyond TV-L1's pyramid and the flow of
+    translating or rotating objects comes out near zero (benchmarks/flow_accuracy.py, docs/mscl.md
+    §8.19). The demo (params.yaml) and the motion benchmark (its preset over params.yaml)."""
+    params = yaml.safe_load((REPO / preset).read_text())["params"] if preset else {}
+    index = default(IndexParams, **params.get("index", {}))
+    flow = default(FlowParams, **params.get("flow", {}))
+    for name in ("right", "up", "rotate_cw"):
+        scene, rng = video_scene(index.seed, CLASSES.index(name), 0, height=index.height, width=index.width,
+                                 num_frames=index.num_frames, speed=index.speed)
+        est = tvl1_pairs_opencv(to_gray(render_video(scene, rng)), [(0, flow.offset)], flow)[0]
+        truth, inside = true_flow(scene, 0, flow.offset)
+        error = np.median(np.hypot(*(est[inside] - truth[inside]).T))
+        assert error < 1.0, (name, error)
