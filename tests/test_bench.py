@@ -64,4 +64,3 @@ def test_the_shipped_preset_is_a_valid_grid():
     # statistical power: at least 8 classes (the synthetic set has 8) and 200 test videos
     p = preset["params"]["index"]
     assert p["videos_per_class"] * 8 * p["test_fraction"] >= 200
-
