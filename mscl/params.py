@@ -152,6 +152,7 @@ class PretrainParams:
     retries: int = _f(min=0, doc="query start redraws until it lies in the MDS-kept starts")
     crop_size: int = _f(min=16)
     crop_scale: tuple[float, ...] = _f(min=0.01, max=1.0)
+    flip_p: float = _f(min=0.0, max=1.0, doc="horizontal flip probability per view (MSCL 0.5; 0 where direction is the label)")
     flip_negate_u: bool = _f(doc="corrected flip of flow (docs/mscl.md §8.5); literal = false")
     rescale_flow: bool = _f(doc="scale flow vectors with the crop resize (physically consistent)")
     color_consistent: bool = _f(doc="one colour-jitter draw per clip (docs/mscl.md §8.6); literal = false")

@@ -219,7 +219,7 @@ def crop_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Generat
     """One view's random resized crop and flip of the RGB clip ``frames`` (T,) of the decoded
     uint8 frames ``rgb`` (:func:`draw_crop_flip`'s draws for one clip): (3, T, S, S) uint8, the
     box (4,) and the flip decision ()."""
-    box, flip = draw_crop_flip((3, 1, *rgb[0].shape[:2]), generator, scale=tuple(p.crop_scale))
+    box, flip = draw_crop_flip((3, 1, *rgb[0].shape[:2]), generator, scale=tuple(p.crop_scale), flip_p=p.flip_p)
     rows, cols = box_slices(box)
     clip = resize_frames([rgb[j][rows, cols] for j in frames], p.crop_size)  # (T, S, S, 3) uint8
     return horizontal_flip(torch.from_numpy(clip).permute(3, 0, 1, 2), flip), box, flip

@@ -162,10 +162,14 @@ def train(model: torch.nn.Module, raw: MSCL, batches, optimizer: torch.optim.Opt
 
     ``model`` is what runs the forward (possibly DDP/compiled), ``raw`` the plain MSCL module
     whose state is checkpointed; ``monitors`` (main process only) are {logged name: check of the raw
-    model}, run every ``p.knn_every`` steps and at the end (e.g. the kNN monitors).
+    model}, run before the first step of a fresh run (step 0: the random initialisation on the
+    same data, the level a curve must rise from), every ``p.knn_every`` steps and at the end.
     """
     amp = dist.autocast(device, p.bf16)
     trainable = [t for t in raw.parameters() if t.requires_grad]
+    if monitors and start == 0:
+        for name, check in monitors.items():
+            log.log_value(0, name, check(raw, device))
     step, tick = start, time.perf_counter()
     for batch in batches:
         for group in optimizer.param_groups:

@@ -395,3 +395,17 @@ def test_normalising_and_rotating_after_the_crop_equals_doing_it_on_full_frames(
         # OpenCV resizes uint8 with fixed-point weights: within one grey level of the float reference
         assert (out_rgb.float() - ref_rgb).abs().max() <= 1.0
         torch.testing.assert_close(torch.cat([f1, f2], dim=1), ref, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("flip_p", [0.0, 1.0])
+def test_flip_probability_zero_never_mirrors_and_one_always_does(flip_p):
+    from mscl.data.pretrain import crop_rgb
+
+    # a left-to-right ramp: the first column is the darkest unless the clip is mirrored
+    ramp = np.broadcast_to(np.arange(32, dtype=np.uint8)[None, :, None] * 8, (24, 32, 3)).copy()
+    p = dataclasses.replace(P, flip_p=flip_p, crop_scale=(1.0, 1.0))
+    for seed in range(8):
+        clip, _, flip = crop_rgb([ramp] * 4, np.arange(4), torch.Generator().manual_seed(seed), p)
+        assert bool(flip) == (flip_p == 1.0)
+        left, right = clip[0, 0, 0, 0], clip[0, 0, 0, -1]
+        assert (left > right) == (flip_p == 1.0)

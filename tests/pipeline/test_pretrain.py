@@ -17,7 +17,7 @@ from mscl.models.r3d import R3D18
 from mscl.pipeline.cli import to_argv
 from mscl.pipeline.pretrain import flow_pairing
 
-from tiny_pipeline import pretrain_paths, tiny_params
+from tiny_pipeline import make_inputs, pretrain_paths, tiny_params
 from helpers import REPO, run_stage, write_test_flow
 
 
@@ -42,6 +42,8 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     assert all(0 <= metrics[k] <= 100 for k in metrics if k.startswith("top1_"))
     assert 0 <= metrics["knn_top1"] <= 100 and 0 <= metrics["knn_flow_top1"] <= 100  # flow encoder: leave-one-out
     assert _curve(tmp_path)["step"].tolist() == [1, 2]
+    knn = pd.read_csv(tmp_path / "live/plots/metrics/train/knn_top1.tsv", sep="\t")
+    assert knn["step"].tolist() == [0, 2]  # the random initialisation before the first step, then the end
     for term in ("rgb_moco", "flow_rot_rgb", "lmcl", "lr", "clips_per_s", "top1_lmcl", "knn_top1", "knn_flow_top1"):
         assert (tmp_path / f"live/plots/metrics/train/{term}.tsv").exists()
     # a rerun of a finished run (`dvc repro -f pretrain`) trains afresh, to the same result on CPU
@@ -131,3 +133,30 @@ def test_flow_pairing_is_read_from_the_flow_containers(tmp_path):
     assert flow_pairing(tmp_path, manifest) == (8, 2)
     with pytest.raises(RuntimeError, match="rerun the flow stage"):
         flow_pairing(tmp_path, manifest.iloc[:1])
+
+
+# An easy variant of the synthetic benchmark (fast objects, 2-frame flow TV-L1 follows) that
+# MSCL learns within a few hundred small steps: the regression test that the method still learns.
+EASY = {
+    "index": {"videos_per_class": 6, "num_frames": 16, "height": 64, "width": 80, "speed": 2.0},
+    "frames": {"short_side": 64, "min_frames": 8},
+    "flow": {"offset": 2, "step": 2, "scales": 3, "warps": 3, "outer_iterations": 5, "inner_iterations": 20},
+    "screen": {"clip_len": 4, "block": 16},
+    "pretrain": {"method": "mscl", "flow_layout": "paper", "rgb_moco_weight": 0.0, "rgb_flow_rot_weight": 0.0,
+                 "flow_rot_rgb_weight": 0.0, "width": 8, "flow_width": 8, "crop_size": 32, "crop_scale": [0.5, 1.0],
+                 "clip_len": 4, "interval": 1, "batch_size": 8, "queue_size": 16, "epochs": 50, "lr": 0.01,
+                 "warmup_epochs": 2.0, "knn_every": 1000, "checkpoint_every": 1000, "log_every": 20},
+}
+
+
+@pytest.mark.slow
+def test_pretraining_learns_motion_on_an_easy_variant(tmp_path):
+    inputs = make_inputs(tmp_path / "inputs", EASY)
+    params = tiny_params(tmp_path / "params.yaml", EASY)
+    done = run_stage("pretrain", params, **pretrain_paths(inputs, tmp_path / "out"))
+    curves = tmp_path / "out/live/plots/metrics/train"
+    knn = {name: pd.read_csv(curves / f"{name}.tsv", sep="\t").set_index("step")[name]
+           for name in ("knn_top1", "knn_flow_top1")}
+    print(done.stdout, {name: c.to_dict() for name, c in knn.items()})
+    for name, curve in knn.items():  # step 0 is the same encoders before any step: random init on the same data
+        assert curve.index[0] == 0 and curve.iloc[-1] > curve.iloc[0], name
