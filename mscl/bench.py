@@ -7,6 +7,7 @@ screen outputs, the others find them unchanged. It is resumable: experiments tha
 their metrics are skipped, and an interrupted pretraining resumes from its checkpoint. It needs
 ``params.yaml``, ``dvc.lock``, ``metrics/``, ``logs/`` and ``dvclive/`` without uncommitted
 changes and restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
+``--arms`` and ``--seeds`` run part of the grid (one arm, one seed: one experiment).
 
 ``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json`` and writes
 ``benchmarks/results/motion.json`` and the README table (mean +- sd over seeds, and per seed).
@@ -64,6 +65,15 @@ def grid(preset: dict) -> list[Experiment]:
     return out
 
 
+def select(experiments: list[Experiment], arms: list[str] | None = None, seeds: list[int] | None = None) -> list[Experiment]:
+    """The experiments of the named arms and seeds (None or empty: all); a name the grid lacks is an error."""
+    for what, asked, known in (("arm", arms, {e.arm for e in experiments}), ("seed", seeds, {e.seed for e in experiments})):
+        unknown = set(asked or ()) - known
+        if unknown:
+            raise ValueError(f"the benchmark preset has no {what} {sorted(unknown)}; it has {sorted(known)}")
+    return [e for e in experiments if (not arms or e.arm in arms) and (not seeds or e.seed in seeds)]
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -83,13 +93,14 @@ def _dirty() -> list[str]:
     return out.stdout.splitlines()
 
 
-def run(preset_path: Path = PRESET) -> None:
-    """Run the grid's missing experiments one by one in the workspace (see the module docstring)."""
+def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[int] | None = None) -> None:
+    """Run the grid's missing experiments (of ``arms`` and ``seeds``, default all) one by one in the
+    workspace (see the module docstring)."""
     dirty = _dirty()
     if dirty:
         raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
                          + "\n  ".join(dirty))
-    experiments = grid(yaml.safe_load(preset_path.read_text()))
+    experiments = select(grid(yaml.safe_load(preset_path.read_text())), arms, seeds)
     done = finished(json.loads(_dvc("exp", "show", "--json", capture=True).stdout))
     times = {}
     try:
@@ -174,8 +185,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=("run", "report"))
     ap.add_argument("--preset", type=Path, default=PRESET)
+    ap.add_argument("--arms", nargs="+", metavar="ARM", help="run: only these arms (default: every arm)")
+    ap.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run: only these seeds (default: every seed)")
     args = ap.parse_args()
     if args.command == "run":
-        run(args.preset)
+        run(args.preset, args.arms, args.seeds)
     else:
         print(report(args.preset))

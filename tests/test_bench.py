@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from mscl.bench import END, START, collect, grid, replace_between, summary_table
+from mscl.bench import END, START, collect, grid, replace_between, select, summary_table
 
 from helpers import REPO
 
@@ -18,6 +18,17 @@ def test_grid_applies_base_then_arm_values_and_the_seed():
     assert exps[1].sets == {"pretrain.seed": 1, "pretrain.epochs": 5, "pretrain.crop_scale": [0.2, 1.0],
                             "flow.splits": ["train"], "pretrain.method": "mscl"}
     assert exps[2].sets["pretrain.epochs"] == 1 and exps[2].sets["evaluation.init"] == "random"
+
+
+def test_select_runs_part_of_the_grid_and_rejects_names_it_lacks():
+    exps = grid(PRESET)
+    assert [e.name for e in select(exps, ["random"], [1])] == ["bench-random-s1"]
+    assert [e.name for e in select(exps, seeds=[0])] == ["bench-mscl-s0", "bench-random-s0"]
+    assert select(exps) == exps
+    with pytest.raises(ValueError, match=r"no arm \['moco'\]"):
+        select(exps, ["moco"])
+    with pytest.raises(ValueError, match=r"no seed \[2\]"):
+        select(exps, seeds=[2])
     with pytest.raises(ValueError, match="no arms"):
         grid({"params": {}})
 

@@ -29,9 +29,9 @@ def tiny_params(path: Path, overrides: dict | None = None) -> Path:
     return path
 
 
-def make_inputs(root: Path) -> Path:
-    """Run the stages before pretrain on tiny data under ``root``; returns ``root``."""
-    params = tiny_params(root / "params.yaml")
+def make_inputs(root: Path, overrides: dict | None = None) -> Path:
+    """Run the stages before pretrain on tiny data (TINY, then ``overrides``) under ``root``; returns ``root``."""
+    params = tiny_params(root / "params.yaml", overrides)
     d = root / "data"
     videos = d / "index/videos.csv"
     run_stage("index", params, videos_csv=videos, raw_dir=d / "raw", log=root / "logs/index.json")
