@@ -31,6 +31,7 @@ def tiny_params(path: Path, overrides: dict | None = None) -> Path:
 
 def make_inputs(root: Path, overrides: dict | None = None) -> Path:
     """Run the stages before pretrain on tiny data (TINY, then ``overrides``) under ``root``; returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
     params = tiny_params(root / "params.yaml", overrides)
     d = root / "data"
     videos = d / "index/videos.csv"
