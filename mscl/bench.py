@@ -110,6 +110,10 @@ def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[i
                 continue
             print(f"[{i + 1}/{len(experiments)}] {e.name}", flush=True)
             start = time.perf_counter()
+            # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
+            # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
+            # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
+            subprocess.run(["git", "checkout", "--", "params.yaml"], check=True)
             _dvc("exp", "run", "-n", e.name, *set_args(e.sets), *TARGETS)
             times[e.name] = round(time.perf_counter() - start, 1)
             print(f"[{i + 1}/{len(experiments)}] {e.name}: {times[e.name]:.0f} s", flush=True)

@@ -1,6 +1,11 @@
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
+from mscl import bench
 from mscl.bench import END, START, collect, grid, replace_between, select, summary_table
 
 from helpers import REPO
@@ -75,3 +80,38 @@ def test_the_shipped_preset_is_a_valid_grid():
     # statistical power: at least 8 classes (the synthetic set has 8) and 200 test videos
     p = preset["params"]["index"]
     assert p["videos_per_class"] * 8 * p["test_fraction"] >= 200
+
+
+def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeypatch):
+    # dvc exp run leaves the experiment's params.yaml behind; the next experiment must not inherit it
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    Path("params.yaml").write_text(yaml.safe_dump({"pretrain": {"seed": 0, "epochs": 5}, "evaluation": {"init": "pretrained"}}))
+    for d in ("metrics", "logs", "dvclive"):
+        Path(d).mkdir()
+        Path(d, "keep").write_text("")
+    Path("dvc.lock").write_text("")
+    subprocess.run(["git", "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    Path("preset.yaml").write_text(yaml.safe_dump({"params": {"pretrain": {"seed": "{seed}"}}, "seeds": [0],
+                                                   "arms": PRESET["arms"]}))
+    seen = {}
+
+    def fake_dvc(*args, check=True, capture=False):  # what dvc does to params.yaml, nothing else
+        if args[:2] == ("exp", "run"):
+            doc = yaml.safe_load(Path("params.yaml").read_text())
+            seen[args[3]] = json.loads(json.dumps(doc))
+            for s in args[5::2][: args.count("-S")]:
+                key, value = s.split("=", 1)
+                section, name = key.split(".")
+                doc[section][name] = yaml.safe_load(value)
+            Path("params.yaml").write_text(yaml.safe_dump(doc))
+        return subprocess.CompletedProcess(args, 0, stdout="[]")
+
+    monkeypatch.setattr(bench, "_dvc", fake_dvc)
+    bench.run(Path("preset.yaml"))
+    assert seen["bench-mscl-s0"]["pretrain"]["epochs"] == 5
+    assert seen["bench-random-s0"]["evaluation"]["init"] == "pretrained"  # the mscl arm's run left no trace
+    assert seen["bench-random-s0"]["pretrain"] == {"seed": 0, "epochs": 5}
+    assert yaml.safe_load(Path("params.yaml").read_text())["pretrain"]["epochs"] == 5  # restored at the end
