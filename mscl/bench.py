@@ -9,7 +9,8 @@ their metrics are skipped, and an interrupted pretraining resumes from its check
 changes and restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
 ``--arms`` and ``--seeds`` run part of the grid (one arm, one seed: one experiment).
 
-``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json`` and writes
+``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json --all-commits``
+(the newest of each name) and writes
 ``benchmarks/results/motion.json`` and the README table (mean +- sd over seeds, and per seed).
 """
 from __future__ import annotations
@@ -159,8 +160,8 @@ def summary_table(records: list[dict], arms: list[str]) -> str:
         cells = []
         for c in cols:
             vals = [r[c] for r in rows]
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            cells.append(f"{statistics.mean(vals):.1f} +- {sd:.1f}")
+            sd = f" +- {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""  # one seed: no spread to show
+            cells.append(f"{statistics.mean(vals):.1f}{sd}")
         per_seed = [", ".join(f"{r[c]:.1f}" for r in rows) for c in cols]
         lines.append(f"| {arm} | {','.join(str(r['seed']) for r in rows)} | " + " | ".join(cells + per_seed) + " |")
     return "\n".join(lines)
@@ -174,7 +175,9 @@ def replace_between(text: str, table: str) -> str:
 def report(preset_path: Path = PRESET, readme: Path = Path("README.md")) -> str:
     preset = yaml.safe_load(preset_path.read_text())
     experiments = grid(preset)
-    done = finished(json.loads(_dvc("exp", "show", "--json", capture=True).stdout))
+    # every commit's experiments (the newest of each name wins): the grid may span commits that
+    # changed nothing it measures, e.g. a table written after the README around it was edited
+    done = finished(json.loads(_dvc("exp", "show", "--json", "--all-commits", capture=True).stdout))
     times_file = RESULTS.with_name("motion_times.json")
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
     records = collect(experiments, done, times)

@@ -49,7 +49,7 @@ def test_table_means_sds_and_per_seed_values():
     assert records[0]["knn top-1"] == 20.0 and "pretrain seconds" not in records[0]
     lines = summary_table(records, ["mscl", "random"]).splitlines()
     assert lines[2] == "| mscl | 0,1 | 45.0 +- 7.1 | 32.0 +- 2.8 | 40.0, 50.0 | 30.0, 34.0 |"
-    assert lines[3] == "| random | 0 | 12.0 +- 0.0 | 11.0 +- 0.0 | 12.0 | 11.0 |"
+    assert lines[3] == "| random | 0 | 12.0 | 11.0 | 12.0 | 11.0 |"  # one seed: a mean without a spread
 
 
 def test_readme_markers():
