@@ -89,6 +89,11 @@ def finished(exp_show: list) -> dict[str, dict]:
     return {n: f for n, f in rows.items() if all(lookup(f.get(file, {}), key, None) is not None for _, file, key in METRICS)}
 
 
+def _finished_experiments(*flags: str) -> dict[str, dict]:
+    """``finished`` of ``dvc exp show --json`` with ``flags``."""
+    return finished(json.loads(_dvc("exp", "show", "--json", *flags, capture=True).stdout))
+
+
 def _dirty() -> list[str]:
     out = subprocess.run(["git", "status", "--porcelain", "--", *WORKSPACE], capture_output=True, text=True, check=True)
     return out.stdout.splitlines()
@@ -102,7 +107,7 @@ def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[i
         raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
                          + "\n  ".join(dirty))
     experiments = select(grid(yaml.safe_load(preset_path.read_text())), arms, seeds)
-    done = finished(json.loads(_dvc("exp", "show", "--json", capture=True).stdout))
+    done = _finished_experiments()
     times = {}
     try:
         for i, e in enumerate(experiments):
@@ -177,7 +182,7 @@ def report(preset_path: Path = PRESET, readme: Path = Path("README.md")) -> str:
     experiments = grid(preset)
     # every commit's experiments (the newest of each name wins): the grid may span commits that
     # changed nothing it measures, e.g. a table written after the README around it was edited
-    done = finished(json.loads(_dvc("exp", "show", "--json", "--all-commits", capture=True).stdout))
+    done = _finished_experiments("--all-commits")
     times_file = RESULTS.with_name("motion_times.json")
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
     records = collect(experiments, done, times)

@@ -1,4 +1,4 @@
-import json
+import copy
 import subprocess
 from pathlib import Path
 
@@ -101,11 +101,12 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
     def fake_dvc(*args, check=True, capture=False):  # what dvc does to params.yaml, nothing else
         if args[:2] == ("exp", "run"):
             doc = yaml.safe_load(Path("params.yaml").read_text())
-            seen[args[3]] = json.loads(json.dumps(doc))
-            for s in args[5::2][: args.count("-S")]:
-                key, value = s.split("=", 1)
-                section, name = key.split(".")
-                doc[section][name] = yaml.safe_load(value)
+            seen[args[3]] = copy.deepcopy(doc)
+            for flag, s in zip(args[4::2], args[5::2]):
+                if flag == "-S":
+                    key, value = s.split("=", 1)
+                    section, name = key.split(".")
+                    doc[section][name] = yaml.safe_load(value)
             Path("params.yaml").write_text(yaml.safe_dump(doc))
         return subprocess.CompletedProcess(args, 0, stdout="[]")
 
