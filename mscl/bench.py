@@ -3,8 +3,11 @@
 ``python -m mscl.bench run`` (``make bench``) runs, one after the other in the workspace,
 ``dvc exp run -n bench-<arm>-s<seed> -S ... linear retrieve`` for every arm and seed of
 ``benchmarks/motion.yaml``: the first experiment computes the shared index, frames, flow and
-screen outputs, the others find them unchanged. It is resumable: experiments that already have
-their metrics are skipped, and an interrupted pretraining resumes from its checkpoint. It needs
+screen outputs, the others find them unchanged. It is resumable: an experiment (of any commit)
+that has its metrics and ran with the values the preset now gives it is skipped, one that ran
+with other values is run again, an interrupted pretraining resumes from its checkpoint, and a
+new invocation takes the shared outputs of a finished MSCL experiment back out of the DVC cache
+instead of recomputing them. It needs
 ``params.yaml``, ``dvc.lock``, ``metrics/``, ``logs/`` and ``dvclive/`` without uncommitted
 changes and restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
 ``--arms`` and ``--seeds`` run part of the grid (one arm, one seed: one experiment).
@@ -33,6 +36,8 @@ PRESET = Path("benchmarks/motion.yaml")
 RESULTS = Path("benchmarks/results/motion.json")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGETS = ("linear", "retrieve")
+# the stages every experiment of the grid shares (their outputs are computed once)
+SHARED = ("index", "frames", "flow", "screen")
 # workspace paths an experiment run in place rewrites
 WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "logs", "dvclive")
 # (column, metrics file, key)
@@ -84,48 +89,93 @@ def _dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.Co
 
 
 def finished(exp_show: list) -> dict[str, dict]:
-    """{experiment name: files} of the experiments that have every benchmark metric."""
-    rows = {r["name"]: r["files"] for r in experiment_rows(exp_show)}
-    return {n: f for n, f in rows.items() if all(lookup(f.get(file, {}), key, None) is not None for _, file, key in METRICS)}
+    """{experiment name: its row (:func:`mscl.report.experiment_rows`)}: the newest experiment of
+    each name, where it has every benchmark metric."""
+    newest = {r["name"]: r for r in experiment_rows(exp_show)}  # rows come oldest first
+    return {n: r for n, r in newest.items()
+            if all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in METRICS)}
 
 
-def _finished_experiments(*flags: str) -> dict[str, dict]:
-    """``finished`` of ``dvc exp show --json`` with ``flags``."""
-    return finished(json.loads(_dvc("exp", "show", "--json", *flags, capture=True).stdout))
+_MISSING = object()
+
+
+def current(experiments: list[Experiment], done: dict[str, dict]) -> dict[str, dict]:
+    """The finished experiments (``done``, from :func:`finished`) of the grid that ran with every
+    value the grid now sets for them: after the preset changes, an experiment of the old values is
+    stale (``run`` runs it again, ``report`` leaves it out)."""
+    return {e.name: done[e.name] for e in experiments if e.name in done
+            and all(lookup(done[e.name]["files"].get("params.yaml", {}), k, _MISSING) == v for k, v in e.sets.items())}
+
+
+def _exp_show(*flags: str) -> list:
+    """``dvc exp show --json`` with ``flags``, parsed."""
+    return json.loads(_dvc("exp", "show", "--json", *flags, capture=True).stdout)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
 
 
 def _dirty() -> list[str]:
-    out = subprocess.run(["git", "status", "--porcelain", "--", *WORKSPACE], capture_output=True, text=True, check=True)
-    return out.stdout.splitlines()
+    return _git("status", "--porcelain", "--", *WORKSPACE).splitlines()
+
+
+def reuse_shared_data(done: dict[str, dict]) -> str | None:
+    """Start from the shared outputs of the newest finished MSCL experiment (the arm that computes
+    flow): its dvc.lock and logs into the workspace, its index, frames, flow and screen outputs out
+    of the DVC cache. An interrupted or extended grid then does not recompute them; where the cache
+    lacks them, or the experiment ran other shared values or code, DVC recomputes what differs.
+
+    Returns:
+        the name of the experiment reused, or None when no finished experiment ran MSCL.
+    """
+    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"]
+    if not mscl:
+        return None
+    source = max(mscl, key=lambda r: r["timestamp"])
+    _git("restore", "--source", source["rev"], "--worktree", "--", "dvc.lock", "logs")
+    _dvc("checkout", "--quiet", *SHARED, check=False)
+    return source["name"]
 
 
 def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[int] | None = None) -> None:
-    """Run the grid's missing experiments (of ``arms`` and ``seeds``, default all) one by one in the
-    workspace (see the module docstring)."""
+    """Run the grid's missing or stale experiments (of ``arms`` and ``seeds``, default all) one by
+    one in the workspace (see the module docstring)."""
     dirty = _dirty()
     if dirty:
         raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
                          + "\n  ".join(dirty))
-    experiments = select(grid(yaml.safe_load(preset_path.read_text())), arms, seeds)
-    done = _finished_experiments()
+    everything = grid(yaml.safe_load(preset_path.read_text()))
+    experiments = select(everything, arms, seeds)
+    shown = _exp_show("--all-commits")
+    done = current(everything, finished(shown))  # of any commit: run reads what report reads
+    head = _git("rev-parse", "HEAD").strip()
+    on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == head}
+    todo = [e for e in experiments if e.name not in done]
     times = {}
     try:
+        reused = reuse_shared_data(done) if todo else None
+        if reused:
+            print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
         for i, e in enumerate(experiments):
             if e.name in done:
                 print(f"[{i + 1}/{len(experiments)}] {e.name}: done, skipped")
                 continue
+            if e.name in on_head:  # ran with other values from this commit: its name is taken
+                print(f"[{i + 1}/{len(experiments)}] {e.name}: stale (the preset changed), removed")
+                _dvc("exp", "remove", e.name)
             print(f"[{i + 1}/{len(experiments)}] {e.name}", flush=True)
             start = time.perf_counter()
             # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
             # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
             # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
-            subprocess.run(["git", "checkout", "--", "params.yaml"], check=True)
+            _git("checkout", "--", "params.yaml")
             _dvc("exp", "run", "-n", e.name, *set_args(e.sets), *TARGETS)
             times[e.name] = round(time.perf_counter() - start, 1)
             print(f"[{i + 1}/{len(experiments)}] {e.name}: {times[e.name]:.0f} s", flush=True)
     finally:
-        subprocess.run(["git", "checkout", "--", *WORKSPACE], check=True)
-        subprocess.run(["git", "clean", "-fdq", "--", *WORKSPACE], check=True)
+        _git("checkout", "HEAD", "--", *WORKSPACE)
+        _git("clean", "-fdq", "--", *WORKSPACE)
         _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
         if times:
             log = RESULTS.with_name("motion_times.json")
@@ -144,7 +194,7 @@ def collect(experiments: list[Experiment], done: dict[str, dict], times: dict[st
     for e in experiments:
         if e.name not in done:
             continue
-        files = done[e.name]
+        files = done[e.name]["files"]
         rec = {"name": e.name, "arm": e.arm, "seed": e.seed}
         rec |= {col: float(lookup(files.get(file, {}), key)) for col, file, key in METRICS}
         rec["knn top-1"] = lookup(files.get("metrics/pretrain.json", {}), "knn_top1", None)
@@ -182,10 +232,15 @@ def report(preset_path: Path = PRESET, readme: Path = Path("README.md")) -> str:
     experiments = grid(preset)
     # every commit's experiments (the newest of each name wins): the grid may span commits that
     # changed nothing it measures, e.g. a table written after the README around it was edited
-    done = _finished_experiments("--all-commits")
+    done = finished(_exp_show("--all-commits"))
+    fresh = current(experiments, done)
+    stale = sorted(set(done) & {e.name for e in experiments} - set(fresh))
+    if stale:
+        print(f"left out, run with other values than the preset's (mscl.bench run reruns them): {', '.join(stale)}",
+              file=sys.stderr)
     times_file = RESULTS.with_name("motion_times.json")
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
-    records = collect(experiments, done, times)
+    records = collect(experiments, fresh, times)
     table = summary_table(records, list(preset["arms"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"preset": str(preset_path), "experiments": records}, indent=1) + "\n")

@@ -69,20 +69,22 @@ def main(root: str = ".") -> None:
 
 
 def experiment_rows(exp_show: list) -> list[dict]:
-    """Named experiments of ``dvc exp show --json`` as {"name", "files": {file: data}}, oldest first."""
+    """Named experiments of ``dvc exp show --json`` as {"name", "files": {file: data}, "timestamp",
+    "rev": the experiment's commit, "baseline": the commit it was run from}, oldest first."""
     rows = []
 
-    def visit(node: dict) -> None:
+    def visit(node: dict, baseline: str) -> None:
         data = node.get("data") or {}
         if node.get("name") and data:
             files = {f: v.get("data", {}) for f, v in {**data.get("params", {}), **data.get("metrics", {})}.items()}
-            rows.append({"name": node["name"], "files": files, "timestamp": data.get("timestamp") or ""})
+            rows.append({"name": node["name"], "files": files, "timestamp": data.get("timestamp") or "",
+                         "rev": node.get("rev"), "baseline": baseline})
         for child in node.get("experiments") or []:
             for rev in child.get("revs") or []:
-                visit(rev)
+                visit(rev, baseline)
 
     for commit in exp_show:
-        visit({**commit, "name": None})
+        visit({**commit, "name": None}, commit.get("rev"))
     return sorted(rows, key=lambda r: r["timestamp"])
 
 

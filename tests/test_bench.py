@@ -1,4 +1,5 @@
 import copy
+import json
 import subprocess
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import pytest
 import yaml
 
 from mscl import bench
-from mscl.bench import END, START, collect, grid, replace_between, select, summary_table
+from mscl.bench import END, START, collect, current, finished, grid, replace_between, select, summary_table
 
 from helpers import REPO
 
@@ -42,7 +43,8 @@ def test_table_means_sds_and_per_seed_values():
     exps = grid(PRESET)
     files = lambda top1, r1: {"metrics/linear.json": {"video_top1": top1}, "metrics/retrieval.json": {"R@1": r1},
                               "metrics/pretrain.json": {"knn_top1": 20.0}}
-    done = {"bench-mscl-s0": files(40.0, 30.0), "bench-mscl-s1": files(50.0, 34.0), "bench-random-s0": files(12.0, 11.0)}
+    done = {n: {"files": f} for n, f in {"bench-mscl-s0": files(40.0, 30.0), "bench-mscl-s1": files(50.0, 34.0),
+                                         "bench-random-s0": files(12.0, 11.0)}.items()}
     records = collect(exps, done, {"bench-mscl-s0": 70.0})
     assert [r["name"] for r in records] == ["bench-mscl-s0", "bench-mscl-s1", "bench-random-s0"]
     assert records[0]["experiment seconds"] == 70.0 and records[1]["experiment seconds"] is None
@@ -84,16 +86,7 @@ def test_the_shipped_preset_is_a_valid_grid():
 
 def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeypatch):
     # dvc exp run leaves the experiment's params.yaml behind; the next experiment must not inherit it
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    monkeypatch.chdir(tmp_path)
-    subprocess.run(["git", "init", "-q"], check=True)
-    Path("params.yaml").write_text(yaml.safe_dump({"pretrain": {"seed": 0, "epochs": 5}, "evaluation": {"init": "pretrained"}}))
-    for d in ("metrics", "logs", "dvclive"):
-        Path(d).mkdir()
-        Path(d, "keep").write_text("")
-    Path("dvc.lock").write_text("")
-    subprocess.run(["git", "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    _repo(tmp_path, monkeypatch)
     Path("preset.yaml").write_text(yaml.safe_dump({"params": {"pretrain": {"seed": "{seed}"}}, "seeds": [0],
                                                    "arms": PRESET["arms"]}))
     seen = {}
@@ -116,3 +109,74 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
     assert seen["bench-random-s0"]["evaluation"]["init"] == "pretrained"  # the mscl arm's run left no trace
     assert seen["bench-random-s0"]["pretrain"] == {"seed": 0, "epochs": 5}
     assert yaml.safe_load(Path("params.yaml").read_text())["pretrain"]["epochs"] == 5  # restored at the end
+
+
+def _shown(baseline, *exps):
+    """``dvc exp show --json`` of experiments (name, rev, timestamp, params, top-1) from one baseline."""
+    def node(name, rev, ts, params, top1):
+        metrics = {"metrics/linear.json": {"data": {"video_top1": top1}}, "metrics/retrieval.json": {"data": {"R@1": 9.0}}}
+        return {"rev": rev, "name": name, "data": {"timestamp": ts, "params": {"params.yaml": {"data": params}},
+                                                   "metrics": metrics}}
+    return [{"rev": baseline, "name": None, "data": {}, "experiments": [{"revs": [node(*e)]} for e in exps]}]
+
+
+def test_finished_experiments_that_ran_other_values_are_stale():
+    exps = grid(PRESET)
+    mscl0 = {"pretrain": {"seed": 0, "epochs": 5, "crop_scale": [0.2, 1.0], "method": "mscl"}, "flow": {"splits": ["train"]}}
+    old = {**mscl0, "pretrain": {**mscl0["pretrain"], "epochs": 3}}
+    shown = _shown("c1", ("bench-mscl-s0", "a", "2026-01-01", old, 10.0), ("bench-mscl-s0", "b", "2026-01-02", mscl0, 20.0),
+                   ("bench-mscl-s1", "c", "2026-01-03", {**mscl0, "pretrain": {**mscl0["pretrain"], "seed": 0}}, 30.0))
+    done = finished(shown)
+    assert done["bench-mscl-s0"]["rev"] == "b"  # the newest of a name
+    assert list(current(exps, done)) == ["bench-mscl-s0"]  # s1 ran seed 0: not what the grid asks of it
+
+
+def _repo(tmp_path, monkeypatch):
+    """A git repository with the benchmark's workspace paths committed; returns the git command."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    Path("params.yaml").write_text(yaml.safe_dump({"pretrain": {"seed": 0, "epochs": 5}, "evaluation": {"init": "pretrained"}}))
+    for d in ("metrics", "logs", "dvclive"):
+        Path(d).mkdir()
+        Path(d, "keep").write_text("")
+    Path("dvc.lock").write_text("")
+    subprocess.run(["git", "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    return git
+
+
+def test_run_reuses_the_shared_data_of_a_finished_experiment_and_reruns_a_stale_one(tmp_path, monkeypatch):
+    git = _repo(tmp_path, monkeypatch)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    # an earlier experiment's commit: its dvc.lock and logs describe the shared outputs it computed
+    subprocess.run(["git", "checkout", "-qb", "exp"], check=True)
+    Path("dvc.lock").write_text("the shared stages of bench-mscl-s0\n")
+    Path("logs/flow.json").write_text("{}")
+    subprocess.run(["git", "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "exp"], check=True)
+    exp_rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "checkout", "-q", "-"], check=True)
+    Path("preset.yaml").write_text(yaml.safe_dump(PRESET))
+    ran = {"bench-mscl-s0": {"pretrain": {"seed": 0, "epochs": 5, "crop_scale": [0.2, 1.0], "method": "mscl"},
+                             "flow": {"splits": ["train"]}},
+           "bench-random-s0": {"pretrain": {"seed": 0, "epochs": 5}, "evaluation": {"init": "random"}}}  # epochs 1 now
+    shown = _shown(head, ("bench-mscl-s0", exp_rev, "2026-01-01", ran["bench-mscl-s0"], 30.0),
+                   ("bench-random-s0", "r", "2026-01-02", ran["bench-random-s0"], 12.0))
+    calls = []
+
+    def fake_dvc(*args, check=True, capture=False):
+        calls.append((args, Path("dvc.lock").read_text()))
+        return subprocess.CompletedProcess(args, 0, stdout=json.dumps(shown) if args[:2] == ("exp", "show") else "")
+
+    monkeypatch.setattr(bench, "_dvc", fake_dvc)
+    bench.run(Path("preset.yaml"), seeds=[0])
+    commands = [" ".join(a[:3]) for a, _ in calls]
+    assert commands == ["exp show --json", "checkout --quiet index", "exp remove bench-random-s0",
+                        "exp run -n", "checkout --quiet"]
+    assert calls[1][0][2:] == bench.SHARED
+    assert calls[3][0][3] == "bench-random-s0" and calls[3][1] == "the shared stages of bench-mscl-s0\n"
+    assert Path("dvc.lock").read_text() == "" and not Path("logs/flow.json").exists()  # the workspace as found
+    status = subprocess.run(["git", "status", "--porcelain", "--", *bench.WORKSPACE], capture_output=True, text=True)
+    assert status.stdout == ""
+    assert list(json.loads(bench.RESULTS.with_name("motion_times.json").read_text())) == ["bench-random-s0"]

@@ -19,6 +19,7 @@ def test_rows_and_table_from_exp_show_json():
                     {"revs": [_exp("random", "mscl", "random", 10.0, "2026-01-01")]}]}]
     rows = experiment_rows(exp_show)
     assert [r["name"] for r in rows] == ["random", "moco", "mscl"]
+    assert rows[0]["rev"] == "abc" and rows[0]["baseline"] == "head"  # the commit it was run from
     table = results_table(rows).splitlines()
     assert table[0].startswith("| experiment | pretraining | encoder | fine-tune top-1 (1 view)")
     assert table[4] == "| mscl | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
