@@ -33,7 +33,7 @@ results: $(STAMP)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
 	$(BIN)/python -m mscl.report --readme README.md --experiments $(RESULTS)
 
-# The motion benchmark (README "Motion benchmark"): a grid of DVC experiments, about 3 hours on
+# The motion benchmark (README "Motion benchmark"): a grid of DVC experiments, about 2.6 hours on
 # 2 cores, resumable (run it again after an interruption); writes benchmarks/results/ and the README table.
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run
