@@ -99,12 +99,17 @@ def finished(exp_show: list) -> dict[str, dict]:
 _MISSING = object()
 
 
+def _param(row: dict, dotted: str, default=_MISSING):
+    """The value of a param (``"section.name"``) an experiment row ran with, or ``default``."""
+    return lookup(row["files"].get("params.yaml", {}), dotted, default)
+
+
 def current(experiments: list[Experiment], done: dict[str, dict]) -> dict[str, dict]:
     """The finished experiments (``done``, from :func:`finished`) of the grid that ran with every
     value the grid now sets for them: after the preset changes, an experiment of the old values is
     stale (``run`` runs it again, ``report`` leaves it out)."""
     return {e.name: done[e.name] for e in experiments if e.name in done
-            and all(lookup(done[e.name]["files"].get("params.yaml", {}), k, _MISSING) == v for k, v in e.sets.items())}
+            and all(_param(done[e.name], k) == v for k, v in e.sets.items())}
 
 
 def _exp_show(*flags: str) -> list:
@@ -129,7 +134,7 @@ def reuse_shared_data(done: dict[str, dict]) -> str | None:
     Returns:
         the name of the experiment reused, or None when no finished experiment ran MSCL.
     """
-    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"]
+    mscl = [r for r in done.values() if _param(r, "pretrain.method") == "mscl"]
     if not mscl:
         return None
     source = max(mscl, key=lambda r: r["timestamp"])
