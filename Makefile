@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test results bench clean-venv
+.PHONY: install repro test results bench bench-queue clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ results: $(STAMP)
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run
 	$(BIN)/python -m mscl.bench report
+
+# The same grid through DVC's experiment queue, in the background: `dvc queue status` follows it,
+# then `.venv/bin/python -m mscl.bench report` writes the table.
+bench-queue: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run --queue
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -12,6 +12,14 @@ instead of recomputing them. It needs
 changes and restores them (and DVC's outputs) at the end, so the workspace is left as it was found.
 ``--arms`` and ``--seeds`` run part of the grid (one arm, one seed: one experiment).
 
+``python -m mscl.bench run --queue`` hands the grid to DVC's experiment queue instead: it puts
+the shared outputs in place first (those of a finished MSCL experiment, or computed now with
+``dvc repro screen``), so that every queued experiment finds them unchanged in its dvc.lock and
+takes them from the cache, queues the missing and stale experiments (not those already queued or
+running) and starts one queue worker (``dvc queue start``), which runs them one after the other
+in the background; ``dvc queue status`` follows them. A queued experiment that fails starts from
+scratch when queued again (its checkpoint stays in the worker's temporary copy).
+
 ``python -m mscl.bench report`` collects the experiments from ``dvc exp show --json --all-commits``
 (the newest of each name) and writes
 ``benchmarks/results/motion.json`` and the README table (mean +- sd over seeds, and per seed).
@@ -143,9 +151,35 @@ def reuse_shared_data(done: dict[str, dict]) -> str | None:
     return source["name"]
 
 
-def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[int] | None = None) -> None:
+def compute_shared_data(experiment: Experiment) -> None:
+    """Reproduce the shared stages in the workspace with ``experiment``'s values: afterwards
+    dvc.lock and logs describe them and the DVC cache holds their outputs."""
+    doc = yaml.safe_load(Path("params.yaml").read_text())
+    for dotted, value in experiment.sets.items():
+        section, name = dotted.split(".", 1)
+        doc.setdefault(section, {})[name] = value
+    Path("params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    _dvc("repro", SHARED[-1])  # and the stages before it
+    _git("checkout", "--", "params.yaml")
+
+
+def in_queue(exp_show: list) -> set[str]:
+    """Names of the experiments of ``dvc exp show --json`` that DVC's queue has yet to finish
+    (queued or running)."""
+    return {e["name"] for commit in exp_show for e in commit.get("experiments") or []
+            if e.get("name") and (e.get("executor") or {}).get("state") in ("queued", "running")}
+
+
+def _restore_workspace() -> None:
+    _git("checkout", "HEAD", "--", *WORKSPACE)
+    _git("clean", "-fdq", "--", *WORKSPACE)
+    _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
+
+
+def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[int] | None = None,
+        queue: bool = False) -> None:
     """Run the grid's missing or stale experiments (of ``arms`` and ``seeds``, default all) one by
-    one in the workspace (see the module docstring)."""
+    one in the workspace, or with ``queue`` through DVC's queue (see the module docstring)."""
     dirty = _dirty()
     if dirty:
         raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
@@ -156,37 +190,50 @@ def run(preset_path: Path = PRESET, arms: list[str] | None = None, seeds: list[i
     done = current(everything, finished(shown))  # of any commit: run reads what report reads
     head = _git("rev-parse", "HEAD").strip()
     on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == head}
-    todo = [e for e in experiments if e.name not in done]
-    times = {}
+    waiting = in_queue(shown)
+    todo = [e for e in experiments if e.name not in done and e.name not in waiting]
+    times, queued = {}, []
     try:
         reused = reuse_shared_data(done) if todo else None
         if reused:
             print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
+        elif todo and queue:  # queued experiments run from a copy of the workspace: give it the shared data
+            first = next((e for e in everything if e.sets.get("pretrain.method") == "mscl"), todo[0])
+            print(f"shared data: computing it with the values of {first.name}", flush=True)
+            compute_shared_data(first)
         for i, e in enumerate(experiments):
-            if e.name in done:
-                print(f"[{i + 1}/{len(experiments)}] {e.name}: done, skipped")
+            step = f"[{i + 1}/{len(experiments)}] {e.name}"
+            if e.name in done or e.name in waiting:
+                print(f"{step}: {'done' if e.name in done else 'already in the queue'}, skipped")
                 continue
             if e.name in on_head:  # ran with other values from this commit: its name is taken
-                print(f"[{i + 1}/{len(experiments)}] {e.name}: stale (the preset changed), removed")
+                print(f"{step}: stale (the preset changed), removed")
                 _dvc("exp", "remove", e.name)
-            print(f"[{i + 1}/{len(experiments)}] {e.name}", flush=True)
-            start = time.perf_counter()
             # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
             # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
             # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
             _git("checkout", "--", "params.yaml")
+            if queue:
+                _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *TARGETS)
+                queued.append(e.name)
+                print(f"{step}: queued", flush=True)
+                continue
+            print(step, flush=True)
+            start = time.perf_counter()
             _dvc("exp", "run", "-n", e.name, *set_args(e.sets), *TARGETS)
             times[e.name] = round(time.perf_counter() - start, 1)
-            print(f"[{i + 1}/{len(experiments)}] {e.name}: {times[e.name]:.0f} s", flush=True)
+            print(f"{step}: {times[e.name]:.0f} s", flush=True)
     finally:
-        _git("checkout", "HEAD", "--", *WORKSPACE)
-        _git("clean", "-fdq", "--", *WORKSPACE)
-        _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
+        _restore_workspace()
         if times:
             log = RESULTS.with_name("motion_times.json")
             log.parent.mkdir(parents=True, exist_ok=True)
             old = json.loads(log.read_text()) if log.exists() else {}
             log.write_text(json.dumps(old | times, indent=1) + "\n")
+    if queued:
+        _dvc("queue", "start", "--jobs", "1")
+        print(f"{len(queued)} experiments queued, one DVC queue worker runs them in the background: follow it with "
+              "`dvc queue status` (and `dvc queue logs NAME`), then `python -m mscl.bench report`", flush=True)
 
 
 # --------------------------------------------------------------------------- the table
@@ -259,8 +306,9 @@ if __name__ == "__main__":
     ap.add_argument("--preset", type=Path, default=PRESET)
     ap.add_argument("--arms", nargs="+", metavar="ARM", help="run: only these arms (default: every arm)")
     ap.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run: only these seeds (default: every seed)")
+    ap.add_argument("--queue", action="store_true", help="run: through DVC's experiment queue, in the background")
     args = ap.parse_args()
     if args.command == "run":
-        run(args.preset, args.arms, args.seeds)
+        run(args.preset, args.arms, args.seeds, args.queue)
     else:
         print(report(args.preset))

@@ -1,6 +1,8 @@
 """Helpers shared by tests (import as ``from helpers import ...``)."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +34,25 @@ def moving_video(path: Path, *, label: int = 0, frames: int = 20, height: int = 
     scene = draw_scene(rng, label, height=height, width=width, num_frames=frames, speed=1.0)
     encode_video(path, render_video(scene, rng), fps=25, codec=codec)
     return path
+
+
+def copy_project(dst: Path) -> None:
+    """The tracked files of the project (what a clone has), as a fresh git repository."""
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (REPO / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, dst / f)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        subprocess.run(cmd, cwd=dst, check=True, env=project_env())
+
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def project_env() -> dict:
+    """The environment DVC and the stages run in: a git identity, and this interpreter's ``python`` first."""
+    return {**os.environ, **GIT_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def run_stage(name: str, params: Path, *, cwd: Path = REPO, check: bool = True, **paths) -> subprocess.CompletedProcess:

@@ -1,6 +1,8 @@
 import copy
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,8 @@ import yaml
 from mscl import bench
 from mscl.bench import END, START, collect, current, finished, grid, replace_between, select, summary_table
 
-from helpers import REPO
+from helpers import REPO, copy_project, project_env
+from tiny_pipeline import PROJECT, tiny_params
 
 PRESET = {
     "params": {"pretrain": {"seed": "{seed}", "epochs": 5, "crop_scale": [0.2, 1.0]}, "flow": {"splits": ["train"]}},
@@ -131,6 +134,15 @@ def test_finished_experiments_that_ran_other_values_are_stale():
     assert list(current(exps, done)) == ["bench-mscl-s0"]  # s1 ran seed 0: not what the grid asks of it
 
 
+def test_experiments_the_queue_has_yet_to_finish():
+    def exp(name, state):
+        return {"name": name, "executor": {"state": state, "name": "dvc-task"}, "revs": []}
+    shown = [{"rev": "c1", "experiments": [exp("a", "queued"), exp("b", "running"), exp("c", "success"), exp("d", "failed"),
+                                            {"name": "e", "executor": None, "revs": []}]},
+             {"rev": "c0", "experiments": None}]
+    assert bench.in_queue(shown) == {"a", "b"}
+
+
 def _repo(tmp_path, monkeypatch):
     """A git repository with the benchmark's workspace paths committed; returns the git command."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -180,3 +192,41 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_reruns_a_stale_
     status = subprocess.run(["git", "status", "--porcelain", "--", *bench.WORKSPACE], capture_output=True, text=True)
     assert status.stdout == ""
     assert list(json.loads(bench.RESULTS.with_name("motion_times.json").read_text())) == ["bench-random-s0"]
+
+
+@pytest.mark.slow
+def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(tmp_path):
+    """Real DVC on a tiny project: `run --queue` computes the shared stages, the queued experiments
+    find them unchanged, and a second invocation has nothing left to queue."""
+    copy_project(tmp_path)
+    tiny_params(tmp_path / "params.yaml", PROJECT)
+    preset = {"params": {"pretrain": {"seed": "{seed}", "method": "mscl"}, "index": {"seed": 1}}, "seeds": [0, 1],
+              "arms": {"mscl": {}}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "add", "-A"], check=True, env=project_env())
+    subprocess.run([*git, "commit", "-qm", "tiny"], check=True, env=project_env())
+
+    def call(*args: str) -> str:
+        r = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, env=project_env())
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    out = call("-m", "mscl.bench", "run", "--queue", "--preset", "tiny.yaml")
+    assert "computing it with the values of bench-mscl-s0" in out and out.count(": queued") == 2, out
+    for _ in range(300):  # the worker runs them one after the other
+        shown = json.loads(call("-m", "dvc", "exp", "show", "--json", "--all-commits"))
+        if not bench.in_queue(shown):
+            break
+        time.sleep(2)
+    assert set(finished(shown)) == {"bench-mscl-s0", "bench-mscl-s1"}, call("-m", "dvc", "queue", "status")
+    for name in ("bench-mscl-s0", "bench-mscl-s1"):
+        log = call("-m", "dvc", "queue", "logs", name)
+        for stage in bench.SHARED:
+            assert f"Stage '{stage}' didn't change" in log, log
+        assert "Running stage 'pretrain'" in log and "Running stage 'retrieve'" in log
+    assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    again = call("-m", "mscl.bench", "run", "--queue", "--preset", "tiny.yaml")
+    assert "queued" not in again and again.count("done, skipped") == 2, again
+    table = call("-m", "mscl.bench", "report", "--preset", "tiny.yaml")
+    assert "| mscl | 0,1 |" in table

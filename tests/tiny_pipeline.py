@@ -18,6 +18,15 @@ TINY = {
                  "warmup_epochs": 1.0},
 }
 
+_VIEWS = {"device": "cpu", "workers": 0, "num_frames": 4, "crop_size": 16, "batch_size": 4}
+# a whole tiny project (over TINY): one pretraining epoch and the evaluation stages as small
+PROJECT = {
+    "pretrain": {"epochs": 1},
+    "finetune": {**_VIEWS, "test_crop_size": 16, "test_clips": 1, "test_crops": 1, "epochs": 1, "milestones": [1]},
+    "linear": {**_VIEWS, "epochs": 2, "probe_batch": 4},
+    "retrieve": {**_VIEWS, "queries": 2, "shown": 2},
+}
+
 
 def tiny_params(path: Path, overrides: dict | None = None) -> Path:
     """The repository's params.yaml with TINY and then ``overrides`` applied."""

@@ -1,61 +1,30 @@
 """The whole pipeline through real DVC on tiny data: `dvc repro`, then nothing to redo."""
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import REPO
-from tiny_pipeline import TINY
-
-DOWNSTREAM = {"device": "cpu", "workers": 0, "num_frames": 4, "crop_size": 16, "batch_size": 4}
-
-
-def _copy_project(dst: Path) -> None:
-    """The tracked files of the project (what a clone has), as a fresh git repository."""
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (REPO / f).is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, dst / f)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
-        subprocess.run(cmd, cwd=dst, check=True)
-
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-
-
-def _env() -> dict:
-    return {**os.environ, **GIT_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
+from helpers import copy_project, project_env
+from tiny_pipeline import PROJECT, tiny_params
 
 def _dvc(dst: Path, *args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dst, capture_output=True, text=True, env=_env())
+    r = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dst, capture_output=True, text=True, env=project_env())
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
 
 def _git(dst: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=dst, capture_output=True, text=True, check=True, env=_env()).stdout
+    return subprocess.run(["git", *args], cwd=dst, capture_output=True, text=True, check=True, env=project_env()).stdout
 
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
     """A fresh project on tiny params after its first `dvc repro` (and that command's output)."""
     root = tmp_path_factory.mktemp("a")
-    _copy_project(root)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in TINY.items():
-        params[section].update(values)
-    params["pretrain"].update(epochs=1)
-    params["finetune"].update(DOWNSTREAM, test_crop_size=16, test_clips=1, test_crops=1, epochs=1, milestones=[1])
-    params["linear"].update(DOWNSTREAM, epochs=2, probe_batch=4)
-    params["retrieve"].update(DOWNSTREAM, queries=2, shown=2)
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    copy_project(root)
+    tiny_params(root / "params.yaml", PROJECT)
     return root, _dvc(root, "repro")
 
 
