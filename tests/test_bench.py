@@ -144,8 +144,7 @@ def test_experiments_the_queue_has_yet_to_finish():
 
 
 def _repo(tmp_path, monkeypatch):
-    """A git repository with the benchmark's workspace paths committed; returns the git command."""
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    """A git repository (the working directory) with the benchmark's workspace paths committed."""
     monkeypatch.chdir(tmp_path)
     subprocess.run(["git", "init", "-q"], check=True)
     Path("params.yaml").write_text(yaml.safe_dump({"pretrain": {"seed": 0, "epochs": 5}, "evaluation": {"init": "pretrained"}}))
@@ -154,19 +153,18 @@ def _repo(tmp_path, monkeypatch):
         Path(d, "keep").write_text("")
     Path("dvc.lock").write_text("")
     subprocess.run(["git", "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    return git
+    subprocess.run(["git", "commit", "-qm", "init"], check=True, env=project_env())
 
 
 def test_run_reuses_the_shared_data_of_a_finished_experiment_and_reruns_a_stale_one(tmp_path, monkeypatch):
-    git = _repo(tmp_path, monkeypatch)
+    _repo(tmp_path, monkeypatch)
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     # an earlier experiment's commit: its dvc.lock and logs describe the shared outputs it computed
     subprocess.run(["git", "checkout", "-qb", "exp"], check=True)
     Path("dvc.lock").write_text("the shared stages of bench-mscl-s0\n")
     Path("logs/flow.json").write_text("{}")
     subprocess.run(["git", "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "exp"], check=True)
+    subprocess.run(["git", "commit", "-qm", "exp"], check=True, env=project_env())
     exp_rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run(["git", "checkout", "-q", "-"], check=True)
     Path("preset.yaml").write_text(yaml.safe_dump(PRESET))

@@ -9,6 +9,7 @@ import pytest
 from helpers import copy_project, project_env
 from tiny_pipeline import PROJECT, tiny_params
 
+
 def _dvc(dst: Path, *args: str) -> str:
     r = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=dst, capture_output=True, text=True, env=project_env())
     assert r.returncode == 0, r.stdout + r.stderr
