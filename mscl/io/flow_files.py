@@ -1,18 +1,20 @@
 """Quantised optical flow of one video as one container file: a stored zip, one member per flow.
 
-Flow (u, v) in pixels is clipped to +-bound and stored as uint8,
-``q = round((f + bound) * 255 / (2 bound))``; dequantised values are within half a step
-(``bound / 255`` px) of the clipped original. Two storages (``flow.storage``), both lossless
+Flow (u, v) in pixels is clipped to +-bound and stored as uint8 on 255 levels centred on zero,
+``q = 127 + round(f * 127 / bound)`` (0 .. 254): zero flow is stored exactly (byte 127), so a
+still background stays exactly still after dequantisation and per-frame max normalisation, and
+dequantised values are within half a step (``bound / 254`` px) of the clipped original. Two storages (``flow.storage``), both lossless
 on the quantised values, unlike the JPEG flow images common in the field:
 
 * ``raw`` (default): member ``{j:06d}_uv.raw`` holds flow j as its (H, W, 2) uint8 bytes; reading
   it is a copy out of the zip, ~17x faster than two PNG decodes at 340 x 256 for ~4x the bytes
   (``benchmarks/flow_storage.py``): the loader decodes 16 flows per sample;
 * ``png``: members ``{j:06d}_u.png`` / ``{j:06d}_v.png``, one 8-bit PNG per component (the
-  smaller files; earlier containers, which have no ``storage`` in their meta, are read as this).
+  smaller files).
 
-``meta.json`` records the storage, bound, shape, the pairing (offset, step) and the fingerprint
-of the work.
+``meta.json`` records the storage, the quantisation (:data:`QUANTIZATION`; a container of another
+is refused with the command that rewrites it), bound, shape, the pairing (offset, step) and the
+fingerprint of the work.
 """
 from __future__ import annotations
 
@@ -26,31 +28,38 @@ import numpy as np
 from mscl.io.frames import META, write_members
 
 
+# the stored bytes' meaning, written to every container's meta: containers of the earlier
+# 0..255 mapping (where 0 px read back as +bound/255) lack it and are refused by FlowReader
+QUANTIZATION = "zero127"
+ZERO = 127  # the byte of 0 px; 0 is -bound and 254 is +bound (255 is never written)
+
+
 def quantize(flow: np.ndarray, bound: float) -> np.ndarray:
-    """Float flow (any shape) -> uint8 with +-``bound`` mapped to 0..255 (values beyond clip)."""
-    q = np.round((np.clip(flow, -bound, bound) + bound) * (255.0 / (2 * bound)))
+    """Float flow (any shape) -> uint8 with 0 px at 127 and +-``bound`` at 254 / 0 (values beyond clip)."""
+    q = np.round(np.clip(flow, -bound, bound) * (ZERO / bound)) + ZERO
     return q.astype(np.uint8)
 
 
 def dequantize(q, bound: float):
-    """uint8 flow -> float32 pixels (inverse of :func:`quantize` up to one step); ``q`` a numpy
-    array or a torch tensor (the same float32 arithmetic, the same values)."""
+    """uint8 flow -> float32 pixels (inverse of :func:`quantize` up to half a step; byte 127 is
+    exactly 0); ``q`` a numpy array or a torch tensor (the same float32 arithmetic, the same values)."""
     f = q.astype(np.float32) if isinstance(q, np.ndarray) else q.float()
-    return f * np.float32(2 * bound / 255.0) - np.float32(bound)
+    return (f - np.float32(ZERO)) * np.float32(bound / ZERO)
 
 
-# squared length, in (255 / bound)^2 units, of the vector stored as the byte pair (u, v), indexed
+# squared length, in (bound / 127)^2 units, of the vector stored as the byte pair (u, v), indexed
 # by the pair read as one little-endian uint16 (u + 256 v)
-_SQ = (np.arange(256, dtype=np.int32) * 2 - 255) ** 2
+_SQ = (np.arange(256, dtype=np.int32) - ZERO) ** 2
 _PAIR_SQ = _SQ[np.arange(65536) & 255] + _SQ[np.arange(65536) >> 8]
 
 
 def max_lengths(q: np.ndarray | Sequence[np.ndarray], bound: float) -> np.ndarray:
     """Longest dequantised vector of every frame of uint8 flow ``q`` (N frames (H, W, 2)): (N,)
     float32 pixels, exact (integer squared lengths looked up per stored byte pair: about 6x
-    cheaper than dequantising the frames first, which matters because it reads every pixel)."""
+    cheaper than dequantising the frames first, which matters because it reads every pixel).
+    A still frame's is exactly 0."""
     sq = [_PAIR_SQ[np.ascontiguousarray(f).view("<u2")].max() for f in q]
-    return (np.sqrt(np.array(sq, np.float64)) * (bound / 255.0)).astype(np.float32)
+    return (np.sqrt(np.array(sq, np.float64)) * (bound / ZERO)).astype(np.float32)
 
 
 def clipped_fraction(flow: np.ndarray, bound: float) -> float:
@@ -87,7 +96,7 @@ def write_flow(path: str | Path, flow: np.ndarray, *, bound: float, meta: dict, 
     for j in range(n):
         data = [np.ascontiguousarray(q[j]).tobytes()] if storage == "raw" else [_png(q[j, ..., 0]), _png(q[j, ..., 1])]
         members |= dict(zip(flow_members(j, storage), data))
-    meta = {**meta, "storage": storage, "num_flows": n, "height": h, "width": w, "bound": bound,
+    meta = {**meta, "storage": storage, "quantization": QUANTIZATION, "num_flows": n, "height": h, "width": w, "bound": bound,
             "clipped": clipped_fraction(flow, bound)}
     write_members(path, members, meta)
     return meta
@@ -100,7 +109,10 @@ class FlowReader:
         self._zip = zipfile.ZipFile(path)
         self.meta = json.loads(self._zip.read(META))
         self.bound = float(self.meta["bound"])
-        self.storage = self.meta.get("storage", "png")  # containers written before raw storage are PNG
+        if self.meta.get("quantization") != QUANTIZATION:
+            raise ValueError(f"{path}: flow written with an earlier quantisation (0 px was not exact); rerun the "
+                             f"flow stage (dvc repro -f flow) to rewrite it")
+        self.storage = self.meta.get("storage")
         if self.storage not in STORAGES:
             raise ValueError(f"{path}: unknown flow storage {self.storage!r}; rerun the flow stage "
                              f"(dvc repro -f flow) to rewrite it")

@@ -27,7 +27,7 @@ from mscl.flow.pictures import render_flow_pictures
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_torch
 from mscl.io.atomic import remove_stale_temporaries, write_json
-from mscl.io.flow_files import write_flow
+from mscl.io.flow_files import QUANTIZATION, write_flow
 from mscl.io.frames import FrameReader, read_meta
 from mscl.io.tables import USABLE, read_csv, read_videos, write_csv
 from mscl.params import ClusterParams, FlowParams, stage_params
@@ -193,7 +193,7 @@ def flow_torch(jobs: list[FlowJob], p: FlowParams, device: torch.device, cluster
 
 def _job(video_id: str, frames_path: str, out_dir: Path, p: FlowParams, backend: str) -> FlowJob:
     source = read_meta(frames_path) or {}
-    fp = job_fingerprint(p, source.get("fingerprint"), backend)
+    fp = job_fingerprint(p, source.get("fingerprint"), backend, QUANTIZATION)  # a new byte mapping redoes every video
     return FlowJob(video_id, frames_path, str(out_dir / container_name(video_id)), p, fp)
 
 

@@ -11,13 +11,31 @@ def test_quantize_dequantize_within_one_step():
     bound = 20.0
     f = np.random.default_rng(0).uniform(-bound, bound, (1000, 2)).astype(np.float32)
     err = np.abs(dequantize(quantize(f, bound), bound) - f)
-    assert err.max() <= 2 * bound / 255 / 2 + 1e-5  # rounding: half a step
-    assert quantize(np.array([-bound, bound]), bound).tolist() == [0, 255]
+    assert err.max() <= bound / 127 / 2 + 1e-5  # rounding: half a step
+    assert quantize(np.array([-bound, 0.0, bound]), bound).tolist() == [0, 127, 254]
+
+
+def test_zero_flow_is_stored_exactly_and_a_still_frame_stays_still():
+    # the earlier 0..255 mapping read 0 px back as +0.078 px, which max normalisation turned into
+    # unit vectors: a still background looked like uniform motion to the flow encoder
+    import torch
+
+    from mscl.flow.colorwheel import normalize_per_frame
+
+    still = np.zeros((2, 6, 8, 2), np.float32)
+    q = quantize(still, 20.0)
+    assert (dequantize(q, 20.0) == 0).all() and (dequantize(torch.from_numpy(q), 20.0) == 0).all()
+    assert max_lengths(q, 20.0).tolist() == [0.0, 0.0]
+    f = torch.from_numpy(dequantize(q, 20.0)).permute(0, 3, 1, 2)  # (T, 2, H, W)
+    assert (normalize_per_frame(f) == 0).all()
+    # symmetric: -f is stored as the mirror byte of f, so a flipped flow (u -> -u) stays exact
+    f = np.linspace(-20, 20, 101, dtype=np.float32)
+    assert (quantize(-f, 20.0).astype(int) - 127 == -(quantize(f, 20.0).astype(int) - 127)).all()
 
 
 def test_values_beyond_the_bound_clip():
     q = quantize(np.array([-100.0, -20.0, 25.0, 1e9]), 20.0)
-    assert q.tolist() == [0, 0, 255, 255]
+    assert q.tolist() == [0, 0, 254, 254]
     assert np.allclose(dequantize(q, 20.0), [-20, -20, 20, 20])
 
 
@@ -38,7 +56,7 @@ def test_container_round_trip(tmp_path, storage):
         assert len(r) == 5 and r.meta["offset"] == 8 and r.meta["height"] == 12 and r.storage == storage
         back, q = r.read([4, 0]), r.read_quantized([4, 0])
     assert back.shape == (2, 12, 16, 2) and back.dtype == np.float32
-    assert np.abs(back - flow[[4, 0]]).max() <= 10.0 / 255 + 1e-5
+    assert np.abs(back - flow[[4, 0]]).max() <= 10.0 / 254 + 1e-5
     np.testing.assert_array_equal(q, quantize(flow[[4, 0]], 10.0))  # both storages are lossless on uint8
 
 
@@ -53,12 +71,12 @@ def test_raw_members_are_the_frames_uint8_bytes_and_png_is_smaller(tmp_path):
     assert (tmp_path / "png.zip").stat().st_size < (tmp_path / "raw.zip").stat().st_size
 
 
-def test_containers_from_before_the_storage_field_read_as_png(tmp_path):
+def test_containers_of_the_earlier_quantisation_are_refused_with_the_command_that_rewrites_them(tmp_path):
     flow = np.random.default_rng(2).uniform(-5, 5, (2, 8, 8, 2)).astype(np.float32)
     write_flow(tmp_path / "f.zip", flow, bound=10.0, meta={}, storage="png")
-    _rewrite_meta(tmp_path / "f.zip", lambda m: {k: v for k, v in m.items() if k != "storage"})
-    with FlowReader(tmp_path / "f.zip") as r:
-        np.testing.assert_array_equal(r.read_quantized([1]), quantize(flow[[1]], 10.0))
+    _rewrite_meta(tmp_path / "f.zip", lambda m: {k: v for k, v in m.items() if k != "quantization"})
+    with pytest.raises(ValueError, match=r"earlier quantisation .*\(dvc repro -f flow\)"):
+        FlowReader(tmp_path / "f.zip")
 
 
 def test_unknown_storage_and_truncated_raw_member_are_clear_errors(tmp_path):
@@ -88,7 +106,7 @@ def test_max_lengths_from_integers_equal_the_dequantised_longest_vectors():
     q = np.random.default_rng(3).integers(0, 256, (4, 9, 7, 2), dtype=np.uint8)
     expected = np.linalg.norm(dequantize(q, 12.0).astype(np.float64), axis=-1).reshape(4, -1).max(axis=1)
     np.testing.assert_allclose(max_lengths(q, 12.0), expected, rtol=1e-6)
-    assert max_lengths(np.full((1, 2, 2, 2), 255, np.uint8), 10.0)[0] == np.float32(10.0 * np.sqrt(2))
+    assert max_lengths(np.full((1, 2, 2, 2), 254, np.uint8), 10.0)[0] == np.float32(10.0 * np.sqrt(2))
 
 
 @pytest.mark.parametrize("storage", ["raw", "png"])
