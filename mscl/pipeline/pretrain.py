@@ -134,6 +134,10 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[in
     model = build_model(p)
     if p.sync_bn or p.bn_splits > 1:
         model = convert_batchnorm(model, 0 if p.sync_bn else p.bn_splits)
+    elif dist.world_size() == 1 and dist.is_main():
+        print("pretrain: warning: one process with pretrain.bn_splits 1: shuffle-BN permutes keys inside the one "
+              "BatchNorm group, so the batch statistics can tell the positive; set bn_splits > 1 (docs/mscl.md §8.17)",
+              file=sys.stderr)
     model.to(device)
     optimizer = build_optimizer(model, p)
     fingerprint = run_fingerprint(p, data_signature(paths, p))

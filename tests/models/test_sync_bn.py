@@ -1,7 +1,10 @@
 import pytest
 import torch
+import yaml
 from torch import nn
 
+from helpers import REPO
+from mscl.dist import batch_shuffle, batch_unshuffle
 from mscl.models.sync_bn import GlobalBatchNorm, SplitBatchNorm, convert_batchnorm, global_moments
 
 
@@ -87,3 +90,32 @@ def test_split_rejects_a_batch_it_cannot_divide():
     bn = SplitBatchNorm(3, splits=4)
     with pytest.raises(ValueError, match="does not split into 4"):
         bn(torch.randn(6, 3, 2))
+
+
+def _one_process_configurations():
+    """(where, bn_splits, batch_size) of every configuration the project ships for one process:
+    params.yaml and each benchmark preset over it (the paper preset runs one process per GPU)."""
+    base = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]
+    yield "params.yaml", base["bn_splits"], base["batch_size"]
+    for preset in sorted((REPO / "benchmarks").glob("*.yaml")):
+        own = (yaml.safe_load(preset.read_text()).get("params") or {}).get("pretrain") or {}
+        yield preset.name, own.get("bn_splits", base["bn_splits"]), own.get("batch_size", base["batch_size"])
+
+
+@pytest.mark.parametrize("where, splits, batch", list(_one_process_configurations()))
+def test_shuffle_bn_hides_the_positive_in_every_shipped_single_process_configuration(where, splits, batch):
+    """The key encoder normalises each key with other statistics than its query's: the shortcut
+    MoCo's shuffle-BN removes. With one group (bn_splits 1) every key equals its query exactly."""
+    torch.manual_seed(0)
+    net = convert_batchnorm(nn.BatchNorm3d(3), splits=splits) if splits > 1 else nn.BatchNorm3d(3)
+    same_output, other_group = [], []
+    for _ in range(50):
+        x = torch.randn(batch, 3, 2, 3, 3)
+        q = net(x)  # the query encoder's pass, in batch order
+        shuffled, idx_unshuffle = batch_shuffle(x)
+        k = batch_unshuffle(net(shuffled), idx_unshuffle)  # the key encoder's pass (same weights)
+        same_output.append(torch.isclose(k, q, atol=1e-5).flatten(1).all(1).float().mean().item())
+        where_key = idx_unshuffle[:batch] % splits  # BatchNorm group of sample i's key: its shuffled position mod G
+        other_group.append((where_key != torch.arange(batch) % splits).float().mean().item())
+    assert sum(same_output) / 50 < 0.05, f"{where}: keys normalised exactly like their queries (bn_splits {splits})"
+    assert abs(sum(other_group) / 50 - (splits - 1) / splits) < 0.05, where
