@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test results bench bench-queue clean-venv
+.PHONY: install repro test results bench bench-test bench-queue bench-report clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,16 +33,27 @@ results: $(STAMP)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
 	$(BIN)/python -m mscl.report --readme README.md --experiments $(RESULTS)
 
-# The motion benchmark (README "Motion benchmark"): a grid of DVC experiments, about 2.6 hours on
-# 2 cores, resumable (run it again after an interruption); writes benchmarks/results/ and the README table.
+# A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the direction family by
+# default): its val experiments one after the other (resumable: run it again after an
+# interruption), then its results, figures and tables from the val runs. `make bench-test` reads
+# test once, after the whole val grid, and writes the tables again.
+PRESET ?= benchmarks/motion.yaml
+BENCH = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench
 bench: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run
-	$(BIN)/python -m mscl.bench report
+	$(BENCH) run --preset $(PRESET)
+	$(BENCH) report --preset $(PRESET)
 
-# The same grid through DVC's experiment queue, in the background: `dvc queue status` follows it,
-# then `.venv/bin/python -m mscl.bench report` writes the table.
+bench-test: $(STAMP)
+	$(BENCH) test --preset $(PRESET)
+	$(BENCH) report --preset $(PRESET)
+
+# The same val grid through DVC's experiment queue, in the background: `dvc queue status` follows
+# it, then `make bench-report` writes the results.
 bench-queue: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench run --queue
+	$(BENCH) run --queue --preset $(PRESET)
+
+bench-report: $(STAMP)
+	$(BENCH) report --preset $(PRESET)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -112,6 +114,21 @@ def replace_between_markers(text: str, table: str, start: str = START, end: str 
         raise ValueError(f"the README needs the markers {start} and {end}")
     head, rest = text.split(start, 1)
     return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
+
+
+# a table of numbers in the README or docs/ that the project writes: the lines between
+# `<!-- table SOURCE VIEW -->` and `<!-- end table -->` are VIEW of the committed JSON file SOURCE
+TABLE = re.compile(r"(<!-- table (\S+) (\S+) -->)(.*?)(<!-- end table -->)", re.S)
+
+
+def refresh_tables(text: str, render: Callable[[str, str], str]) -> str:
+    """``text`` with every marked table replaced by ``render(SOURCE, VIEW)`` of its marker."""
+    return TABLE.sub(lambda m: f"{m.group(1)}\n{render(m.group(2), m.group(3))}\n{m.group(5)}", text)
+
+
+def marked_tables(text: str) -> list[tuple[str, str]]:
+    """(SOURCE, VIEW) of every marked table of ``text``, in order."""
+    return [(m.group(2), m.group(3)) for m in TABLE.finditer(text)]
 
 
 def pick(rows: list[dict], names: list[str]) -> list[dict]:

@@ -1,0 +1,191 @@
+"""Running a grid: named DVC experiments in the workspace (or DVC's queue), the val phase first,
+then the test phase once; the workspace is left as it was found."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from mscl.bench.grid import EVAL_SPLIT, Experiment, Preset, grid, select
+from mscl.preset import set_args
+from mscl.report import experiment_rows, lookup
+
+# the stages every experiment of a grid shares (their outputs are computed once) and the ones it
+# asks for (pretraining runs as their dependency)
+SHARED = ("index", "frames", "flow", "screen")
+TARGETS = ("linear", "retrieve")
+# workspace paths an experiment run in place rewrites
+WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "logs", "dvclive")
+# (column, metrics file, key): what a finished experiment has and the tables show
+METRICS = [("linear top-1", "metrics/linear.json", "video_top1"), ("retrieval R@1", "metrics/retrieval.json", "R@1")]
+
+
+def _dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], check=check, text=True, capture_output=capture)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+def exp_show() -> list:
+    """``dvc exp show --json --all-commits``, parsed: a grid may span commits that changed nothing
+    it measures (its keys say which experiments still count)."""
+    return json.loads(_dvc("exp", "show", "--json", "--all-commits", capture=True).stdout)
+
+
+def committed_params() -> dict:
+    """The parsed ``params.yaml`` of HEAD: what every experiment key is computed over."""
+    return yaml.safe_load(_git("show", "HEAD:params.yaml")) or {}
+
+
+def finished(shown: list) -> dict[str, dict]:
+    """{experiment name: its row (:func:`mscl.report.experiment_rows`)}: the newest experiment of
+    each name, where it has every benchmark metric."""
+    newest = {r["name"]: r for r in experiment_rows(shown)}  # rows come oldest first
+    return {n: r for n, r in newest.items()
+            if all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in METRICS)}
+
+
+def in_queue(shown: list) -> set[str]:
+    """Names of the experiments of ``dvc exp show --json`` that DVC's queue has yet to finish."""
+    return {e["name"] for commit in shown for e in commit.get("experiments") or []
+            if e.get("name") and (e.get("executor") or {}).get("state") in ("queued", "running")}
+
+
+def apply_sets(doc: dict, sets: dict) -> dict:
+    """``doc`` (a parsed params file) with every ``{"a.b.c": value}`` of ``sets`` written into it."""
+    for dotted, value in sets.items():
+        *path, name = dotted.split(".")
+        node = doc
+        for key in path:
+            node = node.setdefault(key, {})
+        node[name] = value
+    return doc
+
+
+def reuse_shared_data(done: dict[str, dict]) -> str | None:
+    """Start from the shared outputs of the newest finished MSCL experiment (the arm that computes
+    flow): its dvc.lock and logs into the workspace, its shared outputs out of the DVC cache; where
+    the cache lacks them, or the experiment ran other shared values or code, DVC recomputes what
+    differs. Returns the experiment's name, or None when no finished experiment ran MSCL."""
+    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"]
+    if not mscl:
+        return None
+    source = max(mscl, key=lambda r: r["timestamp"])
+    _git("restore", "--source", source["rev"], "--worktree", "--", "dvc.lock", "logs")
+    _dvc("checkout", "--quiet", *SHARED, check=False)
+    return source["name"]
+
+
+def compute_shared_data(experiment: Experiment) -> None:
+    """Reproduce the shared stages in the workspace with ``experiment``'s values: afterwards
+    dvc.lock and logs describe them and the DVC cache holds their outputs."""
+    doc = apply_sets(yaml.safe_load(Path("params.yaml").read_text()), experiment.sets)
+    Path("params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    _dvc("repro", SHARED[-1])  # and the stages before it
+    _git("checkout", "--", "params.yaml")
+
+
+def _check_clean() -> None:
+    dirty = _git("status", "--porcelain", "--", *WORKSPACE).splitlines()
+    if dirty:
+        raise SystemExit("mscl.bench: commit or stash these first (the benchmark rewrites and then restores them):\n  "
+                         + "\n  ".join(dirty))
+
+
+def _restore_workspace() -> None:
+    _git("checkout", "HEAD", "--", *WORKSPACE)
+    _git("clean", "-fdq", "--", *WORKSPACE)
+    _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
+
+
+def _record_times(preset: Preset, times: dict[str, float]) -> None:
+    if times:
+        preset.times.parent.mkdir(parents=True, exist_ok=True)
+        old = json.loads(preset.times.read_text()) if preset.times.exists() else {}
+        preset.times.write_text(json.dumps(old | times, indent=1) + "\n")
+
+
+def _timed_run(step: str, name: str, sets: dict, times: dict) -> None:
+    print(step, flush=True)
+    start = time.perf_counter()
+    _dvc("exp", "run", "-n", name, *set_args(sets), *TARGETS)
+    times[name] = round(time.perf_counter() - start, 1)
+    print(f"{step}: {times[name]:.0f} s", flush=True)
+
+
+def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None = None, queue: bool = False) -> None:
+    """Run the grid's missing val experiments (of ``arms`` and ``seeds``, default all) one by one
+    in the workspace, or with ``queue`` through DVC's queue (see the package docstring)."""
+    _check_clean()
+    everything = grid(preset, committed_params())
+    experiments = select(everything, arms, seeds)
+    shown = exp_show()
+    done, waiting = finished(shown), in_queue(shown)
+    on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
+    todo = [e for e in experiments if e.name not in done and e.name not in waiting]
+    times, queued = {}, []
+    try:
+        reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}) if todo else None
+        if reused:
+            print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
+        elif todo and queue:  # queued experiments run from a copy of the workspace: give it the shared data
+            first = next((e for e in everything if e.sets.get("pretrain.method") == "mscl"), todo[0])
+            print(f"shared data: computing it with the values of {first.name}", flush=True)
+            compute_shared_data(first)
+        for i, e in enumerate(experiments):
+            step = f"[{i + 1}/{len(experiments)}] {e.name}"
+            if e not in todo:
+                print(f"{step}: {'done' if e.name in done else 'already in the queue'}, skipped")
+                continue
+            if e.name in on_head:  # an unfinished experiment of this commit holds the name
+                _dvc("exp", "remove", e.name)
+            # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
+            # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
+            # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
+            _git("checkout", "--", "params.yaml")
+            if queue:
+                _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *TARGETS)
+                queued.append(e.name)
+                print(f"{step}: queued", flush=True)
+            else:
+                _timed_run(step, e.name, e.sets, times)
+    finally:
+        _restore_workspace()
+        _record_times(preset, times)
+    if queued:
+        _dvc("queue", "start", "--jobs", "1")
+        print(f"{len(queued)} experiments queued, one DVC queue worker runs them in the background: follow it with "
+              f"`dvc queue status` (and `dvc queue logs NAME`), then `python -m mscl.bench report --preset "
+              f"{preset.path}`", flush=True)
+
+
+def run_test(preset: Preset) -> None:
+    """The test phase: for every experiment of the grid, its encoder (the val experiment's
+    outputs, applied to the workspace) evaluated on the test split as ``<name>-test``. Refused
+    until the whole val grid has finished, so that test is read once, for the reported table."""
+    _check_clean()
+    experiments = grid(preset, committed_params())
+    done = finished(exp_show())
+    missing = [e.name for e in experiments if e.name not in done]
+    if missing:
+        raise SystemExit(f"mscl.bench test: the val grid is not finished ({len(missing)} to run: {', '.join(missing)}); "
+                         f"test is read once, after every val experiment")
+    times = {}
+    try:
+        for i, e in enumerate(experiments):
+            step = f"[{i + 1}/{len(experiments)}] {e.test_name}"
+            if e.test_name in done:
+                print(f"{step}: done, skipped")
+                continue
+            _dvc("exp", "apply", e.name)  # its params, dvc.lock and encoder: pretraining is found unchanged
+            _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, times)
+            _git("checkout", "HEAD", "--", *WORKSPACE)
+    finally:
+        _restore_workspace()
+        _record_times(preset, times)

@@ -1,0 +1,89 @@
+"""Statistics of a benchmark grid: per-arm spread, the confidence interval of a difference between
+two arms over seeds, and how many seeds a margin needs.
+
+Seeds pair: seed s of every arm draws the same data order and crops where the arms share them, so
+two arms run on the same seeds are compared per seed (a paired t-interval on the differences);
+arms on different seeds by Welch's unequal-variance interval. Values are percentages, one per
+seed; no value is dropped or added after it is seen (the seeds are fixed in the preset first).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+
+from scipy import stats as _st
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """``a - b`` of two arms' metric: mean difference, its CI at ``level``, two-sided p-value of
+    "no difference", the test used and the number of seeds of each arm."""
+
+    mean: float
+    low: float
+    high: float
+    p: float
+    test: str  # "paired" | "welch"
+    n: tuple[int, int]
+    level: float = 0.95
+
+    @property
+    def above_zero(self) -> bool:
+        """Whether the whole interval lies above 0: the only case a report may say "a beats b"."""
+        return self.low > 0
+
+
+def spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Difference:
+    """CI of mean(a) - mean(b) for per-seed values ``{seed: value}``: paired when both arms ran the
+    same seeds (at least two), Welch otherwise (each arm needs two seeds).
+
+    Raises:
+        ValueError: fewer seeds than the test needs.
+    """
+    if set(a) == set(b) and len(a) >= 2:
+        d = [a[s] - b[s] for s in sorted(a)]
+        mean, sd = spread(d)
+        n = len(d)
+        if sd == 0:  # identical differences: the interval is the point
+            return Difference(mean, mean, mean, 0.0 if mean else 1.0, "paired", (n, n), level)
+        half = float(_st.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+        p = 2 * _st.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)
+        return Difference(mean, mean - half, mean + half, float(p), "paired", (n, n), level)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"a difference needs two seeds per arm (got {len(a)} and {len(b)})")
+    (ma, sa), (mb, sb) = spread(list(a.values())), spread(list(b.values()))
+    va, vb = sa**2 / len(a), sb**2 / len(b)
+    mean, se = ma - mb, math.sqrt(va + vb)
+    if se == 0:
+        return Difference(mean, mean, mean, 0.0 if mean else 1.0, "welch", (len(a), len(b)), level)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
+    half = float(_st.t.ppf(0.5 + level / 2, df)) * se
+    p = 2 * _st.t.sf(abs(mean) / se, df)
+    return Difference(mean, mean - half, mean + half, float(p), "welch", (len(a), len(b)), level)
+
+
+def paired_power(n: int, margin: float, sd: float, alpha: float = 0.05) -> float:
+    """Power of the two-sided paired t-test over ``n`` seeds to find a true mean difference
+    ``margin`` when the per-seed differences have standard deviation ``sd`` (noncentral t)."""
+    if n < 2:
+        return 0.0
+    if sd <= 0:
+        return 1.0
+    df, nc = n - 1, margin / (sd / math.sqrt(n))
+    crit = _st.t.ppf(1 - alpha / 2, df)
+    return float(_st.nct.sf(crit, df, nc) + _st.nct.cdf(-crit, df, nc))
+
+
+def seeds_needed(margin: float, sd: float, *, power: float = 0.8, alpha: float = 0.05, most: int = 200) -> int:
+    """Fewest seeds for which the paired t-test reaches ``power`` against ``margin`` (the seeds'
+    differences having standard deviation ``sd``); ``most`` + 1 when even ``most`` do not."""
+    for n in range(2, most + 1):
+        if paired_power(n, margin, sd, alpha) >= power:
+            return n
+    return most + 1
