@@ -102,9 +102,10 @@ def drawn(browser: str, page: str, tmp_path: Path, name: str) -> tuple[dict, lis
     end = page.rindex("</head>")
     probed = tmp_path / f"{name}.html"
     probed.write_text(page[:head] + RECORD_ERRORS + page[head:end] + REPORT + page[end:], encoding="utf-8")
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / name}-profile",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update", *NO_NETWORK,
-           "--virtual-time-budget=30000", "--dump-dom", probed.as_uri()]
+    # --no-sandbox: CI runs as root; --disable-dev-shm-usage: containers have a small /dev/shm
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           f"--user-data-dir={tmp_path / name}-profile", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", *NO_NETWORK, "--virtual-time-budget=30000", "--dump-dom", probed.as_uri()]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, f"the page never finished: {dom[-2000:]}"
