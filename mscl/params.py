@@ -97,6 +97,8 @@ class FlowParams:
                                  doc="which splits get flow (pretraining reads the train split only)", output=False)
     offset: int = _f(min=1)
     step: int = _f(min=1)
+    compose: bool = _f(doc="TV-L1 between consecutive frames, chained over the offset (mscl/flow/compose.py): for "
+                           "offsets whose motion is too large for TV-L1 to find directly")
     bound: float = _f(min=1.0, max=255.0)
     storage: str = _f(choices=("raw", "png"),
                       doc="raw: uint8 arrays, fast to read (~4x the bytes); png: two PNGs per flow, smaller")
@@ -116,6 +118,11 @@ class FlowParams:
     scale_step: float = _f(min=0.1, max=0.99)
     gamma: float = _f(min=0.0)
     median_filtering: int = _f(choices=(1, 3, 5), doc="OpenCV's float median filter takes 3 or 5 (1 = off)")
+
+    def __post_init__(self):
+        if self.compose and self.step > self.offset:
+            raise ParamsError(f"params.yaml: flow.compose chains every frame pair up to the last flow's end: flow.step "
+                              f"({self.step}) must not exceed flow.offset ({self.offset})")
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,10 @@ def test_pretrain_rejects_combinations_that_cannot_train(values, message):
     if "width" in values:  # without LMCL (or with MoCo) the widths may differ
         build(PretrainParams, {**values, "lmcl": False}, "pretrain")
         build(PretrainParams, {**values, "method": "moco"}, "pretrain")
+
+
+def test_flow_compose_needs_every_frame_between_pairs_chained():
+    with pytest.raises(ParamsError, match=r"flow.step \(4\) must not exceed flow.offset \(2\)"):
+        build(FlowParams, {"compose": True, "offset": 2, "step": 4}, "flow")
+    build(FlowParams, {"compose": False, "offset": 2, "step": 4}, "flow")
+    build(FlowParams, {"compose": True, "offset": 8, "step": 2}, "flow")

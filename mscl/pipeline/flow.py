@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from mscl.dist import resolve_device
+from mscl.flow.compose import compose_consecutive, consecutive_pairs
 from mscl.flow.pictures import render_flow_pictures
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_torch
@@ -75,15 +76,21 @@ def _row(job: FlowJob, status: str, reason: str = "", meta: dict | None = None) 
 
 
 def _load(job: FlowJob) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Grayscale frames ``(T, H, W)`` uint8 of the job's video and its frame pairs."""
+    """Grayscale frames ``(T, H, W)`` uint8 of the job's video and the frame pairs TV-L1 runs on:
+    the stored pairs, or with ``flow.compose`` the consecutive pairs they are chained from."""
+    p = job.params
     with FrameReader(job.frames) as reader:
-        pairs = flow_pairs(len(reader), job.params.offset, job.params.step)
+        pairs = flow_pairs(len(reader), p.offset, p.step)
         gray = to_gray(reader.read(range(len(reader)))) if pairs else np.zeros((0, 0, 0), np.uint8)
-    return gray, pairs
+    return gray, consecutive_pairs(len(pairs), p.offset, p.step) if p.compose and pairs else pairs
 
 
 def _save(job: FlowJob, flow: np.ndarray) -> dict:
-    """Write one video's flow ``(N, H, W, 2)``; returns its manifest row."""
+    """Write one video's flow ``(N, H, W, 2)`` (with ``flow.compose``: chain the consecutive flows
+    of :func:`_load`'s pairs first); returns its manifest row."""
+    p = job.params
+    if p.compose:
+        flow = compose_consecutive(flow, p.offset, p.step)
     meta = {"fingerprint": job.fingerprint, "offset": job.params.offset, "step": job.params.step}
     return _row(job, "ok", meta=write_flow(job.target, flow, bound=job.params.bound, meta=meta,
                                            storage=job.params.storage))

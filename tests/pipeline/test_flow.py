@@ -72,3 +72,22 @@ def test_rerun_reuses_and_tvl1_param_change_recomputes(tmp_path):
     assert m["reused"] == 0
     with FlowReader(tmp_path / "flow" / manifest["flow"][0]) as r:
         assert r.storage == "png"
+
+
+@pytest.mark.parametrize("backend", ["opencv", "torch"])
+def test_compose_chains_consecutive_flows_into_the_stored_pairs(tmp_path, backend):
+    # objects 2 px per frame over offset 8: 16 px, beyond what TV-L1 finds between the two frames
+    rng = np.random.default_rng(5)
+    scene = draw_scene(rng, CLASSES.index("right"), height=64, width=96, num_frames=12, speed=2.0)
+    write_frames(tmp_path / "frames/v.zip", render_video(scene, rng), quality=95, meta={"fingerprint": "v"})
+    frames = pd.DataFrame([{"video_id": "v", "frames": "v.zip", "status": "ok", "reason": ""}])
+    errors = {}
+    for compose in (False, True):
+        p = dataclasses.replace(FAST, backend=backend, device="cpu", offset=8, step=2, compose=compose, bound=20.0)
+        manifest, _ = extract_flow(frames, tmp_path / "frames", tmp_path / f"flow{compose}", p)
+        assert manifest.loc[0, "num_flows"] == 2  # pairs (0, 8) and (2, 10) either way
+        with FlowReader(tmp_path / f"flow{compose}/v.zip") as r:
+            flow = r.read([1])[0]
+        truth, mask = true_flow(scene, 2, dt=8)
+        errors[compose] = np.median(np.hypot(*(flow[mask] - truth[mask]).T))
+    assert errors[True] < 1.0 < errors[False], errors
