@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mscl.io.digest import DigestCache
 from mscl.io.video import decode_video, encode_video
 from mscl.params import FramesParams, default
 from mscl.pipeline.frames import decode_one, frame_job
@@ -47,7 +48,8 @@ def main() -> None:
         print(f"decode+resize only, 1 process:        {decode_fps:8.0f} frames/s")
 
         p = default(FramesParams, short_side=args.short_side, workers=1)
-        jobs = [frame_job(f"v{i}", str(src), str(Path(tmp) / f"out{i}.zip"), p) for i in range(args.videos)]
+        digests = DigestCache(Path(tmp) / "digests.sqlite")
+        jobs = [frame_job(f"v{i}", str(src), str(Path(tmp) / f"out{i}.zip"), p, digests) for i in range(args.videos)]
         results = {}
         for workers in (1, args.workers):
             t = time.perf_counter()

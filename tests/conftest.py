@@ -9,6 +9,21 @@ import yaml
 from helpers import REPO
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_dir(tmp_path_factory):
+    """Per-user caches (mscl.io.digest.cache_dir) of the test session go to a temporary folder;
+    stages run as subprocesses inherit it through the environment."""
+    import os
+
+    before = os.environ.get("MSCL_CACHE_DIR")
+    os.environ["MSCL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("MSCL_CACHE_DIR")
+    else:
+        os.environ["MSCL_CACHE_DIR"] = before
+
+
 @pytest.fixture
 def write_params(tmp_path):
     """Write a params file = the repository's params.yaml with ``overrides`` {section: {key: value}}."""

@@ -35,3 +35,53 @@ def file_digest(path: str | Path) -> str:
                 fh.seek((size - WINDOW) * k // (WINDOWS - 1))
                 h.update(fh.read(WINDOW))
     return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where per-user caches of the project live: ``$MSCL_CACHE_DIR``, else ``$XDG_CACHE_HOME/mscl``,
+    else ``~/.cache/mscl`` (outside the repository: nothing in it is an input or output of a stage)."""
+    if os.environ.get("MSCL_CACHE_DIR"):
+        return Path(os.environ["MSCL_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mscl"
+
+
+class DigestCache:
+    """:func:`file_digest` of files kept by (absolute path, size, modification time), so that a
+    rerun over unchanged videos reads none of them again; a file whose size or time changed is
+    read and hashed anew, and the content hash is still what decides whether an output is reused.
+    (Like DVC's own state, it trusts that a file rewritten with another content also changes its
+    size or time.) One SQLite file, safe for the stage's hashing threads and for several stages
+    or clones at once; a cache that cannot be opened degrades to hashing every time."""
+
+    def __init__(self, path: str | Path | None = None):
+        import sqlite3
+        import threading
+
+        self._lock = threading.Lock()
+        self._db = None
+        path = Path(path) if path else cache_dir() / "digests.sqlite"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db.execute("CREATE TABLE IF NOT EXISTS digest (path TEXT PRIMARY KEY, size INTEGER, "
+                             "mtime_ns INTEGER, digest TEXT)")
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    def __call__(self, path: str | Path) -> str:
+        """The content digest of ``path`` (raises OSError as :func:`file_digest` does)."""
+        st, key = os.stat(path), str(Path(path).resolve())
+        if self._db is not None:
+            with self._lock:
+                row = self._db.execute("SELECT size, mtime_ns, digest FROM digest WHERE path = ?", (key,)).fetchone()
+            if row and row[:2] == (st.st_size, st.st_mtime_ns):
+                return row[2]
+        value = file_digest(path)
+        if self._db is not None:
+            with self._lock, self._db:
+                self._db.execute("INSERT OR REPLACE INTO digest VALUES (?, ?, ?, ?)", (key, st.st_size, st.st_mtime_ns, value))
+        return value
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()

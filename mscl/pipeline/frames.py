@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mscl.io.atomic import remove_stale_temporaries, write_json
-from mscl.io.digest import file_digest
+from mscl.io.digest import DigestCache
 from mscl.io.frames import write_frames
 from mscl.io.tables import USABLE, read_videos, write_csv
 from mscl.io.video import VideoError, decode_video
@@ -39,18 +39,19 @@ class FrameJob:
     fingerprint: str
 
 
-def source_fingerprint(source: str | Path, p: FramesParams) -> str:
+def source_fingerprint(source: str | Path, p: FramesParams, digests: DigestCache) -> str:
     """What a container depends on: the source file's content (not its name, place or mtime, so
-    a pulled or regenerated identical file reuses it) and the params that change the frames."""
+    a pulled or regenerated identical file reuses it; ``digests`` remembers it while the file's
+    size and time stay the same) and the params that change the frames."""
     try:
-        digest = file_digest(source)
+        digest = digests(source)
     except OSError:
         digest = None  # decoding will report why
     return job_fingerprint(p, digest)
 
 
-def frame_job(video_id: str, source: str, target: str, p: FramesParams) -> FrameJob:
-    return FrameJob(video_id, source, target, p, source_fingerprint(source, p))
+def frame_job(video_id: str, source: str, target: str, p: FramesParams, digests: DigestCache) -> FrameJob:
+    return FrameJob(video_id, source, target, p, source_fingerprint(source, p, digests))
 
 
 def _row(job: FrameJob, status: str, reason: str = "", meta: dict | None = None) -> dict:
@@ -109,8 +110,10 @@ def extract_frames(videos: pd.DataFrame, out_dir: str | Path, p: FramesParams,
     start = time.perf_counter()
     remove_stale_temporaries(out_dir)
     targets = [str(out_dir / container_name(v)) for v in videos["video_id"]]
-    with ThreadPoolExecutor(8) as pool:  # hashing reads every source: overlap the reads
-        jobs = list(pool.map(frame_job, videos["video_id"], videos["path"], targets, [p] * len(targets)))
+    digests = DigestCache()
+    with ThreadPoolExecutor(8) as pool:  # hashing reads every new or changed source: overlap the reads
+        jobs = list(pool.map(lambda v, s, t: frame_job(v, s, t, p, digests), videos["video_id"], videos["path"], targets))
+    digests.close()
     rows = {}
     for job in jobs:
         row = _done_row(job)

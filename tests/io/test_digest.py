@@ -35,3 +35,41 @@ def test_large_files_are_hashed_by_windows_that_include_both_ends(tmp_path, monk
 def test_fingerprint_is_stable_and_order_free_for_dicts():
     assert fingerprint({"a": 1, "b": [2, 3]}) == fingerprint({"b": [2, 3], "a": 1})
     assert fingerprint([1, 2]) != fingerprint([2, 1])
+
+
+def test_the_digest_cache_reads_a_file_once_while_its_size_and_time_stay(tmp_path, monkeypatch):
+    from mscl.io.digest import DigestCache
+
+    reads = []
+    monkeypatch.setattr(digest, "file_digest", lambda p: reads.append(p) or file_digest(p))
+    f = tmp_path / "v.mp4"
+    f.write_bytes(b"a" * 100)
+    cache = DigestCache(tmp_path / "c.sqlite")
+    first = cache(f)
+    assert cache(f) == first and len(reads) == 1
+    assert DigestCache(tmp_path / "c.sqlite")(f) == first and len(reads) == 1  # kept across runs
+    f.write_bytes(b"b" * 100)
+    os.utime(f, ns=(1, 1))  # new content and time: read again
+    assert cache(f) != first and len(reads) == 2
+    f.write_bytes(b"b" * 101)  # new size
+    cache(f)
+    assert len(reads) == 3
+
+
+def test_an_unusable_cache_location_hashes_every_time(tmp_path):
+    from mscl.io.digest import DigestCache
+
+    (tmp_path / "file").write_text("x")
+    cache = DigestCache(tmp_path / "file" / "c.sqlite")  # a file where a folder is needed
+    (tmp_path / "v").write_bytes(b"v")
+    assert cache(tmp_path / "v") == file_digest(tmp_path / "v")
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    from mscl.io.digest import cache_dir
+
+    monkeypatch.setenv("MSCL_CACHE_DIR", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("MSCL_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert cache_dir() == tmp_path / "x" / "mscl"

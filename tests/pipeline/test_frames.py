@@ -116,3 +116,20 @@ def test_raising_min_frames_marks_finished_videos_too_short_as_a_fresh_run_does(
     pd.testing.assert_frame_equal(resumed, fresh)
     assert list(resumed["status"]) == ["too_short", "ok"] and metrics["reused"] == 2
     assert sorted(f.name for f in out.rglob("*.zip")) == ["v1.zip"]
+
+
+def test_a_rerun_reads_no_unchanged_video_and_a_rewritten_one_is_decoded_again(tmp_path, monkeypatch):
+    from mscl.io import digest
+
+    src = [moving_video(tmp_path / f"v{i}.mp4", frames=10, seed=i) for i in range(2)]
+    videos, out = _videos(src), tmp_path / "frames"
+    p = default(FramesParams, short_side=24, min_frames=4, workers=1)
+    extract_frames(videos, out, p)
+    reads = []
+    hashed = digest.file_digest
+    monkeypatch.setattr(digest, "file_digest", lambda path: reads.append(path) or hashed(path))
+    _, metrics = extract_frames(videos, out, p)
+    assert reads == [] and metrics["reused"] == 2
+    moving_video(src[1], frames=12, seed=7)  # another video under the same name
+    manifest, metrics = extract_frames(videos, out, p)
+    assert reads == [str(src[1])] and metrics["reused"] == 1 and manifest.loc[1, "num_frames"] == 12
