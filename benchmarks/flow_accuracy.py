@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--width", type=int)
     ap.add_argument("--compose", action="store_true", help="also chain consecutive flows over each offset")
     ap.add_argument("--photo", action="store_true", help="a camera panning over a photograph instead of the classes")
+    ap.add_argument("--json", help="also write the table here (mscl.report.write_table), for the docs")
     args = ap.parse_args(argv)
     index, flow = stage_params(args.params, "index", "flow")
     index = dataclasses.replace(index, **{k: getattr(args, k) for k in ("speed", "height", "width")
@@ -90,14 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"TV-L1 scales {flow.scales}, scale_step {flow.scale_step}, warps {flow.warps}; error = median end-point "
           f"error, px; {index.height}x{index.width}, {index.speed} px/frame")
     modes = (False, True) if args.compose else (False,)
+    columns, rows = ["offset", "pairs", "true px", "error px", "recovered"], []
     if args.photo:
         print(f"{'offset':>6} {'pairs':>8} {'true px':>8} {'error':>6} {'recovered':>9}")
         for offset in args.offsets:
             for compose in modes:
                 true_px, err = (np.array(c) for c in zip(*photo_errors(index.speed, index.num_frames, index.height,
                                                                        index.width, offset, flow, compose)))
-                print(f"{offset:>6} {'chained' if compose else 'direct':>8} {np.median(true_px):>8.2f} "
-                      f"{np.median(err):>6.2f} {np.mean(err < RECOVERED_PX):>9.0%}", flush=True)
+                rows.append([offset, "chained" if compose else "direct", float(np.median(true_px)),
+                             float(np.median(err)), f"{np.mean(err < RECOVERED_PX):.0%}"])
+                print(f"{offset:>6} {rows[-1][1]:>8} {rows[-1][2]:>8.2f} {rows[-1][3]:>6.2f} {rows[-1][4]:>9}", flush=True)
+        _write(args, columns, rows)
         return
     videos = []
     for label in range(len(CLASSES)):
@@ -108,11 +112,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'offset':>6} {'pairs':>8} {'true px':>8} {'error':>6} {'recovered':>9}  " + " ".join(f"{c:>10}" for c in CLASSES))
     for offset in args.offsets:
         for compose in modes:
-            rows = [(label, *e) for label, scene, frames in videos for e in scene_errors(scene, frames, offset, flow, compose)]
-            labels, true_px, err = (np.array(c) for c in zip(*rows))
-            per_class = " ".join(f"{np.median(err[labels == c]):>10.2f}" for c in range(len(CLASSES)))
-            print(f"{offset:>6} {'chained' if compose else 'direct':>8} {np.median(true_px):>8.2f} {np.median(err):>6.2f} "
-                  f"{np.mean(err < RECOVERED_PX):>9.0%}  {per_class}", flush=True)
+            errors = [(label, *e) for label, scene, frames in videos for e in scene_errors(scene, frames, offset, flow, compose)]
+            labels, true_px, err = (np.array(c) for c in zip(*errors))
+            per_class = [float(np.median(err[labels == c])) for c in range(len(CLASSES))]
+            rows.append([offset, "chained" if compose else "direct", float(np.median(true_px)), float(np.median(err)),
+                         f"{np.mean(err < RECOVERED_PX):.0%}", *per_class])
+            print(f"{offset:>6} {rows[-1][1]:>8} {rows[-1][2]:>8.2f} {rows[-1][3]:>6.2f} {rows[-1][4]:>9}  "
+                  + " ".join(f"{e:>10.2f}" for e in per_class), flush=True)
+    _write(args, columns + list(CLASSES), rows)
+
+
+def _write(args, columns: list[str], rows: list[list]) -> None:
+    if args.json:
+        import sys
+
+        from mscl.report import write_table
+
+        write_table(args.json, columns, rows, "python " + " ".join(["benchmarks/flow_accuracy.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

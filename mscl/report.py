@@ -126,6 +126,22 @@ def refresh_tables(text: str, render: Callable[[str, str], str]) -> str:
     return TABLE.sub(lambda m: f"{m.group(1)}\n{render(m.group(2), m.group(3))}\n{m.group(5)}", text)
 
 
+def write_table(path: str | Path, columns: list[str], rows: list[list], command: str) -> None:
+    """A measured table as a committed JSON file (``{"command", "columns", "rows"}``) that a
+    document shows with the marker ``<!-- table PATH table -->`` (:func:`markdown_table`)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    rows = [[round(v, 4) if isinstance(v, float) else v for v in row] for row in rows]
+    Path(path).write_text(json.dumps({"command": command, "columns": columns, "rows": rows}) + "\n")
+
+
+def markdown_table(doc: dict) -> str:
+    """A :func:`write_table` document as Markdown, with the command that measured it."""
+    cell = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(doc["columns"]) + " |", "|---" * len(doc["columns"]) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in doc["rows"]]
+    return "\n".join(lines) + f"\n\n`{doc['command']}`"
+
+
 def marked_tables(text: str) -> list[tuple[str, str]]:
     """(SOURCE, VIEW) of every marked table of ``text``, in order."""
     return [(m.group(2), m.group(3)) for m in TABLE.finditer(text)]

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from mscl.report import END, START, experiment_rows, pick, replace_between_markers, results_table
@@ -34,3 +36,23 @@ def test_markers():
     assert replace_between_markers(text, "new") == f"intro\n{START}\nnew\n{END}\noutro\n"
     with pytest.raises(ValueError, match="markers"):
         replace_between_markers("no markers", "x")
+
+
+def test_a_measured_table_round_trips_through_its_json(tmp_path):
+    from mscl.report import markdown_table, write_table
+
+    write_table(tmp_path / "t.json", ["offset", "error px"], [[2, 0.123456], [8, 7.2]], "python benchmarks/x.py --y")
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert doc["rows"] == [[2, 0.1235], [8, 7.2]]
+    assert markdown_table(doc) == ("| offset | error px |\n|---|---|\n| 2 | 0.12 |\n| 8 | 7.20 |\n\n"
+                                   "`python benchmarks/x.py --y`")
+
+
+def test_marked_tables_are_found_and_replaced():
+    from mscl.report import marked_tables, refresh_tables
+
+    text = "a\n<!-- table r.json summary:val -->\nold\n<!-- end table -->\nb <!-- table s.json table --><!-- end table -->"
+    assert marked_tables(text) == [("r.json", "summary:val"), ("s.json", "table")]
+    new = refresh_tables(text, lambda source, view: f"{source}/{view}")
+    assert new == ("a\n<!-- table r.json summary:val -->\nr.json/summary:val\n<!-- end table -->\n"
+                   "b <!-- table s.json table -->\ns.json/table\n<!-- end table -->")

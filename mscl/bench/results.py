@@ -225,8 +225,14 @@ DOCUMENTS = ("README.md", "docs/*.md")
 
 
 def render_source(source: str, view: str) -> str:
-    """A marked table: ``view`` of the benchmark results file ``source`` (:func:`render`)."""
-    return render(json.loads(Path(source).read_text()), view)
+    """A marked table: ``view`` of the results file ``source``: a measured table
+    (:func:`mscl.report.write_table`, view ``table``) or a benchmark grid's (:func:`render`)."""
+    from mscl.report import markdown_table
+
+    doc = json.loads(Path(source).read_text())
+    if view == "table":
+        return markdown_table(doc)
+    return render(doc, view)
 
 
 def refresh_documents(root: Path = Path(".")) -> list[Path]:
