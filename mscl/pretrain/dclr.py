@@ -88,7 +88,6 @@ class DCLR(nn.Module):
         Returns:
             {term: weight * loss}; ``self.top1`` then holds each term's contrastive top-1.
         """
-        B = rgb_q.shape[0]
         views_q, views_k = self.views(rgb_q, static_q), self.views(rgb_k, static_k)  # (3B, 3, T, H, W) each
         with torch.no_grad():  # before the momentum update, as released
             found_q, found_k = self.locate(views_q), self.locate(views_k)
