@@ -89,7 +89,7 @@ def mscl_step(p: PretrainParams, device: torch.device, batches):
 
 def synthetic_batches(p: PretrainParams):
     """The same raw batch forever (uint8 RGB, normalised flow), as the loader would give it."""
-    shape = (p.batch_size, 3, p.clip_len, p.crop_size, p.crop_size)
+    shape = (p.batch_size, 3, p.frames_per_clip, p.crop_size, p.crop_size)
     views = {}
     for f in METHOD_VIEWS[p.method]:
         if f.startswith("rgb"):
@@ -160,7 +160,7 @@ def main() -> None:
                 if q.needs_flow:
                     ds = PretrainDataset(samples, frames, flow, tmp, tmp, p=q, offset=8, step=2)
                 else:
-                    ds = PretrainDataset(None, frames, None, tmp, None, p=q, offset=8, step=2, videos=videos)
+                    ds = PretrainDataset(None, frames, None, tmp, None, p=q, videos=videos)
                 loader = make_loader(ds, q, pin_memory=device.type == "cuda")
                 batches = batches_from(loader, 0, 10**9)
                 rate = p.batch_size / timed(mscl_step(q, device, batches), args.steps, args.warmup, device)

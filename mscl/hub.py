@@ -7,7 +7,8 @@
 Clips are float RGB in [0, 1], normalised with the ImageNet mean and std
 (:func:`mscl.transforms.color.normalize`), any T and H = W (112 in the paper, the demo's
 ``crop_size`` otherwise). :func:`to_torchvision` puts width-64 weights into torchvision's
-``r3d_18`` or ``r2plus1d_18``, whichever the encoder is; ``python -m mscl.hub export`` writes a
+``r3d_18`` or ``r2plus1d_18``, or its ``VideoResNet`` of one block per stage for ``r2plus1d_10``,
+whichever the encoder is; ``python -m mscl.hub export`` writes a
 file that torch alone loads (``torch.export`` or TorchScript); ``python -m mscl.hub predict
 VIDEO...`` prints the fine-tuned classifier's top-5 for video files.
 """
@@ -25,13 +26,13 @@ from mscl.downstream.features import load_encoder as load_backbone
 from mscl.downstream.finetune import Classifier
 from mscl.io.checkpoint import load_module_state
 from mscl.io.video import VideoError, decode_video
-from mscl.models.r3d import BACKBONES, VideoResNet18, build_backbone
+from mscl.models.r3d import BACKBONES, VideoResNet, build_backbone
 
 
 class Encoder(nn.Module):
     """A pretrained backbone as a feature extractor: (B, 3, T, H, W) -> (B, 8 * width)."""
 
-    def __init__(self, backbone: VideoResNet18):
+    def __init__(self, backbone: VideoResNet):
         super().__init__()
         self.backbone = backbone
         self.out_dim = backbone.out_dim
@@ -47,10 +48,12 @@ def load_encoder(path: str | Path = "models/pretrain/encoder.pt", *, device: str
 
 
 def to_torchvision(path: str | Path = "models/pretrain/encoder.pt") -> nn.Module:
-    """torchvision's ``r3d_18`` or ``r2plus1d_18`` (as the sidecar names) with the pretrained
+    """torchvision's ``r3d_18`` or ``r2plus1d_18`` (as the sidecar names; for ``r2plus1d_10``
+    torchvision's ``VideoResNet`` of the R(2+1)D blocks with one per stage) with the pretrained
     weights and ``fc`` = identity (width 64 only, the paper's; narrower demo encoders have no
     torchvision counterpart)."""
     from torchvision.models.video import r2plus1d_18, r3d_18
+    from torchvision.models.video import resnet
 
     state, sidecar = load_module_state(path)
     name = sidecar.get("backbone")
@@ -58,6 +61,9 @@ def to_torchvision(path: str | Path = "models/pretrain/encoder.pt") -> nn.Module
         build = r3d_18
     elif name == "r2plus1d_18":
         build = r2plus1d_18
+    elif name == "r2plus1d_10":
+        def build(weights=None):
+            return resnet.VideoResNet(resnet.BasicBlock, [resnet.Conv2Plus1D] * 4, [1, 1, 1, 1], resnet.R2Plus1dStem)
     else:
         raise ValueError(f"{path}: backbone {name!r}, expected one of {', '.join(BACKBONES)}")
     if int(sidecar["width"]) != 64:

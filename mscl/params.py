@@ -36,6 +36,7 @@ def _f(*, min=None, max=None, choices=None, doc="", output=True):
 
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKBONES = ("r3d_18", "r2plus1d_18", "r2plus1d_10")  # mscl.models.r3d.BACKBONES (params imports no model code)
 
 
 # --------------------------------------------------------------------------- sections
@@ -148,9 +149,11 @@ class PretrainParams:
                      doc="mscl (needs flow) | moco (MoCo v2 on RGB) | dclr (static/dynamic views, no flow)")
     device: str = _f(choices=DEVICES)
     seed: int = _f(min=0)
-    # data (docs/mscl.md §2.2-2.4), in flow-index units
-    clip_len: int = _f(min=1)
-    interval: int = _f(min=1)
+    # data (docs/mscl.md §2.2-2.4), in flow-index units (MSCL; MoCo in positions of moco_frame_step frames)
+    clip_len: int = _f(min=1, doc="MSCL and MoCo: frames per clip")
+    interval: int = _f(min=1, doc="MSCL and MoCo: clip positions between a clip's frames")
+    moco_frame_step: int = _f(min=1, doc="MoCo: clip position j is stored frame j * moco_frame_step (flow.step "
+                                         "gives MSCL's RGB clips)")
     shift_range: int = _f(min=0, doc="key start near query + U[-s, s], s = shift_range*clip_len*interval")
     key_start: str = _f(choices=("released", "nearest"),
                         doc="released = the reference's loop over kept starts; nearest = the nearest kept start")
@@ -167,7 +170,7 @@ class PretrainParams:
     workers: int = _f(min=0, doc="data loader processes", output=False)
     cache_mb: int = _f(min=0, doc="decoded videos kept in memory per loader process, MiB (0 = off)")
     # model (docs/mscl.md §1 and §3)
-    backbone: str = _f(choices=("r3d_18", "r2plus1d_18"), doc="the RGB encoder kept for downstream use")
+    backbone: str = _f(choices=BACKBONES, doc="MSCL's and MoCo's RGB encoder, kept for downstream use")
     width: int = _f(min=4, doc="backbone stem width (64 = torchvision's architecture)")
     flow_width: int = _f(min=4, doc="flow encoder base width (its channels are width/4 .. 2 width)")
     dim: int = _f(min=1)
@@ -197,7 +200,11 @@ class PretrainParams:
     dclr_lr_milestones: tuple[float, ...] = _f(min=0.0, max=1.0,
                                                doc="lr x 0.1 at these fractions of training; [] = MSCL's cosine")
     dclr_wrap: bool = _f(doc="dynamic view frame 0 = V[0] - V[T-1] as released; false = zeros")
-    dclr_topk: int = _f(min=0, doc="extra positives mined from the queues (released: 5); 0 = single positive")
+    dclr_topk: int = _f(min=0, doc="queue neighbours counted as extra positives (released: 5); 0 = single positive")
+    dclr_backbone: str = _f(choices=BACKBONES, doc="DCLR's encoder, kept for downstream use (released: r2plus1d_10)")
+    dclr_clip_len: int = _f(min=2, doc="DCLR: frames per clip (released: 16)")
+    dclr_stride: int = _f(min=1, doc="DCLR: stored frames between a clip's frames, the dynamic view's "
+                                     "frame gap (released: 2)")
     # optimisation (docs/mscl.md §5)
     batch_size: int = _f(min=1, doc="global batch over all GPUs")
     epochs: int = _f(min=1)
@@ -230,6 +237,16 @@ class PretrainParams:
                          doc="at most this many videos per split in the kNN monitor (decoded once, kept in memory)")
 
     @property
+    def method_backbone(self) -> str:
+        """The backbone the method trains (``dclr_backbone`` with DCLR, else ``backbone``)."""
+        return self.dclr_backbone if self.method == "dclr" else self.backbone
+
+    @property
+    def frames_per_clip(self) -> int:
+        """Frames of one training clip of the method (``dclr_clip_len`` with DCLR, else ``clip_len``)."""
+        return self.dclr_clip_len if self.method == "dclr" else self.clip_len
+
+    @property
     def needs_flow(self) -> bool:
         """Whether the method reads optical flow (and MDS screening, which scores flow): only MSCL.
         The flow and screen stages compute nothing when it does not."""
@@ -249,6 +266,9 @@ class PretrainParams:
         if self.method == "mscl" and self.lmcl and self.width != self.flow_width:
             raise ParamsError(f"params.yaml: LMCL compares RGB and flow features channel by channel: pretrain.width "
                               f"({self.width}) must equal pretrain.flow_width ({self.flow_width}), or set pretrain.lmcl: false")
+        if self.method == "dclr" and self.dclr_topk >= self.queue_size:
+            raise ParamsError(f"params.yaml: pretrain.dclr_topk ({self.dclr_topk}) must be below pretrain.queue_size "
+                              f"({self.queue_size}): the positives are mined from the queue")
         if self.checkpoint_every % self.log_every:
             raise ParamsError(f"params.yaml: pretrain.checkpoint_every ({self.checkpoint_every}) must be a multiple of "
                               f"pretrain.log_every ({self.log_every}), so that a resumed run logs the same windows")

@@ -116,6 +116,7 @@ def test_pretrain_rejects_checkpoints_between_log_windows():
     ({"width": 16, "flow_width": 8}, r"width \(16\) must equal pretrain.flow_width \(8\)"),
     ({"bn_splits": 2, "sync_bn": True}, r"bn_splits \(2\) needs pretrain.sync_bn: false"),
     ({"bn_splits": 3, "batch_size": 16, "gpus": 2}, r"bn_splits \(3\) .* divide each process's batch \(8\)"),
+    ({"method": "dclr", "dclr_topk": 16, "queue_size": 16}, r"dclr_topk \(16\) must be below pretrain.queue_size"),
 ])
 def test_pretrain_rejects_combinations_that_cannot_train(values, message):
     with pytest.raises(ParamsError, match=message):
@@ -130,3 +131,15 @@ def test_flow_compose_needs_every_frame_between_pairs_chained():
         build(FlowParams, {"compose": True, "offset": 2, "step": 4}, "flow")
     build(FlowParams, {"compose": False, "offset": 2, "step": 4}, "flow")
     build(FlowParams, {"compose": True, "offset": 8, "step": 2}, "flow")
+
+
+def test_every_backbone_the_models_build_is_a_valid_choice_for_each_method():
+    from mscl.models.r3d import BACKBONES
+
+    fields = {f.name: f for f in dataclasses.fields(PretrainParams)}
+    assert fields["backbone"].metadata["choices"] == fields["dclr_backbone"].metadata["choices"] == BACKBONES
+    p = build(PretrainParams, {"method": "dclr", "backbone": "r2plus1d_18", "dclr_backbone": "r2plus1d_10",
+                               "clip_len": 8, "dclr_clip_len": 16}, "pretrain")
+    assert (p.method_backbone, p.frames_per_clip) == ("r2plus1d_10", 16)
+    p = dataclasses.replace(p, method="moco")
+    assert (p.method_backbone, p.frames_per_clip) == ("r2plus1d_18", 8)

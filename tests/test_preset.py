@@ -22,6 +22,10 @@ def test_set_args_are_yaml_that_dvc_parses():
 def test_the_paper_preset_is_valid_over_the_demo_params():
     sets = load_preset(REPO / "presets/paper.yaml", REPO / "params.yaml")
     assert sets["pretrain.batch_size"] == 128 and sets["pretrain.crop_size"] == 112 and sets["finetune.milestones"] == [14, 18]
+    # DCLR's release: the one-block-per-stage R(2+1)D, 16 frames 2 apart, top-5 positives, wrapped D
+    dclr = {k.split(".", 1)[1]: v for k, v in sets.items() if k.startswith("pretrain.dclr_")}
+    assert dclr == {"dclr_backbone": "r2plus1d_10", "dclr_clip_len": 16, "dclr_stride": 2, "dclr_topk": 5,
+                    "dclr_wrap": True}
     done = subprocess.run([sys.executable, "-m", "mscl.preset", "presets/paper.yaml"], cwd=REPO, capture_output=True,
                           text=True, check=True)
     assert "-S pretrain.queue_size=65536" in done.stdout and "-S 'finetune.milestones=[14,18]'" in done.stdout

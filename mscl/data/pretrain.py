@@ -3,7 +3,9 @@
 Which views an item holds depends on the method (:data:`METHOD_VIEWS`): MSCL's RGB and flow
 clips; MoCo's two RGB clips; DCLR's two RGB clips and their static frames (docs/dclr.md). Only
 MSCL reads flow: for the others the flow containers are never opened and every clip start of a
-video is a candidate (there is no MDS without flow). The text below describes the MSCL item.
+video is a candidate (there is no MDS without flow). Each method cuts clips with its own
+geometry (:func:`clip_geometry`): MSCL's follows the flow stage's pairing, MoCo's and DCLR's
+their own params. The text below describes the MSCL item.
 
 One item per usable video of a split (an epoch is a pass over videos, as in MSCL). An item draws
 a query start among the MDS-kept starts and a key start near it (docs/mscl.md §2.2), cuts clips that wrap
@@ -40,7 +42,8 @@ from mscl.io.flow_files import FlowReader, dequantize, max_lengths
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE
 from mscl.params import PretrainParams
-from mscl.sampling.clips import clip_indices, num_flows, rgb_index, sample_key_start, sample_query_start
+from mscl.sampling.clips import (clip_indices, rgb_index, sample_key_start, sample_query_start,
+                                 sample_two_starts)
 from mscl.transforms.color import color_augment
 from mscl.transforms.flow_rotation import flow_rotation, fra_angle, fra_angle_index
 from mscl.transforms.spatial import box_slices, draw_crop_flip, flip_flow, horizontal_flip, rescale_flow_vectors, resize_frames
@@ -113,10 +116,11 @@ class ClipFrames(NamedTuple):
     index: np.ndarray  # (len(indices),) into the N frames
 
 
-def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *, offset: int,
-                     step: int) -> ClipFrames:
+def read_clip_frames(frames_path: str | Path, flow_path: str | Path | None, indices: np.ndarray, *,
+                     offset: int | None, step: int) -> ClipFrames:
     """RGB frame ``j*step`` and flow j of every flow index j in ``indices``, each distinct index
-    read and decoded once. Flow and bound are None when ``flow_path`` is (methods without flow)."""
+    read and decoded once. Flow and bound are None when ``flow_path`` is (methods without flow,
+    whose positions j are their own: ``offset`` is then unused)."""
     uniq, inv = np.unique(indices, return_inverse=True)
     with FrameReader(frames_path) as vr:
         rgb = vr.read_each(rgb_index(uniq, step))
@@ -142,8 +146,8 @@ class VideoCache:
         self.budget, self.used = budget_bytes, 0
         self.videos: dict[int, ClipFrames] = {}
 
-    def read(self, v: int, frames_path: str, flow_path: str | None, L: int, indices: np.ndarray, *, offset: int,
-             step: int) -> ClipFrames:
+    def read(self, v: int, frames_path: str, flow_path: str | None, L: int, indices: np.ndarray, *,
+             offset: int | None, step: int) -> ClipFrames:
         """:func:`read_clip_frames` of video ``v`` (``L`` flows), from memory when cached (the
         whole cached video, indexed: nothing is copied)."""
         if v not in self.videos:
@@ -262,6 +266,13 @@ def augment_rgb(rgb: list[np.ndarray], frames: np.ndarray, generator: torch.Gene
     return crop_rgb(rgb, frames, generator, p)[0]
 
 
+def jitter_per_clip(p: PretrainParams) -> bool:
+    """Whether colour jitter is drawn once per clip: always with DCLR, whose release draws it per
+    clip (a per-frame draw makes the dynamic view of a still scene flicker: false motion, and a
+    cue that tells V from S); with MSCL and MoCo as ``color_consistent`` says (docs/mscl.md §8.6)."""
+    return p.method == "dclr" or p.color_consistent
+
+
 def color_code(flow: Tensor) -> Tensor:
     """Colour-wheel picture of normalised flow. (..., 2, T, H, W) -> (..., 3, T, H, W) in [0, 1]."""
     return flow_to_color(flow.movedim(-4, -3)).movedim(-3, -4)
@@ -269,12 +280,12 @@ def color_code(flow: Tensor) -> Tensor:
 
 def finish_augmentation(views: dict[str, Tensor], generator: torch.Generator, p: PretrainParams) -> dict[str, Tensor]:
     """docs/mscl.md §2.4 on raw views: colour augmentation + ImageNet normalisation of RGB and static
-    views (uint8 -> float, one draw per clip), colour coding of flow. Works per item (C, T, H, W)
-    or per batch (B, C, T, H, W)."""
+    views (uint8 -> float, one draw per clip; jitter factors per frame unless :func:`jitter_per_clip`),
+    colour coding of flow. Works per item (C, T, H, W) or per batch (B, C, T, H, W)."""
     out = {}
     for name, x in views.items():
         if not name.startswith("flow"):
-            out[name] = color_augment(x.float() / 255, generator, consistent=p.color_consistent)
+            out[name] = color_augment(x.float() / 255, generator, consistent=jitter_per_clip(p))
         else:
             out[name] = color_code(x)
     return out
@@ -310,23 +321,47 @@ def video_table(samples: pd.DataFrame, frames_manifest: pd.DataFrame, flow_manif
     return table, starts, np.searchsorted(code, np.arange(len(table) + 1))
 
 
-def frame_table(videos: pd.DataFrame, frames_manifest: pd.DataFrame, split: str, *, offset: int,
+def frame_table(videos: pd.DataFrame, frames_manifest: pd.DataFrame, split: str, *,
                 step: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """:func:`video_table` for methods without flow: every video of ``split`` with usable frames,
-    its length L in flow-index units (the positions MSCL's flow would have, so clips span the
-    same frames for every method) and every start kept.
+    its length L in positions (stored frames 0, ``step``, 2 ``step``, ...) and every start kept.
 
     Returns:
-        table (video_id, frames, num_flows), kept starts, ptr (as :func:`video_table`).
+        table (video_id, frames, num_flows = L), kept starts, ptr (as :func:`video_table`).
     """
     ids = videos.loc[videos["split"] == split, ["video_id"]]
     frames = frames_manifest.loc[frames_manifest["status"].isin(USABLE), ["video_id", "frames", "num_frames"]]
     table = ids.merge(frames, on="video_id").sort_values("video_id", ignore_index=True)
-    table["num_flows"] = [num_flows(int(n), offset, step) for n in table["num_frames"]]
+    table["num_flows"] = [len(range(0, int(n), step)) for n in table["num_frames"]]
     table = table[table["num_flows"] > 0].reset_index(drop=True)
     lengths = table["num_flows"].to_numpy(np.int64)
     kept = np.concatenate([np.arange(n) for n in lengths]) if len(table) else np.zeros(0, np.int64)
     return table, kept, np.concatenate([[0], np.cumsum(lengths)])
+
+
+class ClipGeometry(NamedTuple):
+    """How a method cuts its two clips from a video of L positions, position j being stored frame
+    ``j * step``: ``clip_len`` positions ``interval`` apart; ``independent`` draws the two clips
+    anywhere in the video (DCLR), otherwise the key starts near the query (MSCL, MoCo)."""
+
+    step: int
+    clip_len: int
+    interval: int
+    independent: bool
+
+
+def clip_geometry(p: PretrainParams, flow_step: int | None = None) -> ClipGeometry:
+    """The clip geometry of ``p.method``. MSCL's positions are its flow's (``flow_step``: RGB frame
+    ``j*step`` pairs with flow j); MoCo's are ``moco_frame_step`` frames apart; DCLR's are the
+    stored frames: its clips are ``dclr_clip_len`` frames ``dclr_stride`` apart, the frame gap its
+    dynamic view measures motion over, so no method but MSCL depends on the flow stage's pairing."""
+    if p.method == "dclr":
+        return ClipGeometry(step=1, clip_len=p.dclr_clip_len, interval=p.dclr_stride, independent=True)
+    if p.method == "moco":
+        return ClipGeometry(step=p.moco_frame_step, clip_len=p.clip_len, interval=p.interval, independent=False)
+    if flow_step is None:
+        raise ValueError("MSCL's clips follow the flow's pairing: give its step")
+    return ClipGeometry(step=flow_step, clip_len=p.clip_len, interval=p.interval, independent=False)
 
 
 class PretrainDataset(Dataset):
@@ -336,27 +371,30 @@ class PretrainDataset(Dataset):
     do not copy them page by page through reference counting.
 
     Methods without flow (``p.needs_flow`` false) pass ``videos`` (the index: video_id, split)
-    instead of ``samples`` and the flow manifest, and no ``flow_dir``.
+    instead of ``samples`` and the flow manifest, no ``flow_dir`` and no flow pairing (``offset``,
+    ``step``: MSCL's, read from its flow containers).
     """
 
     def __init__(self, samples: pd.DataFrame | None, frames_manifest: pd.DataFrame, flow_manifest: pd.DataFrame | None,
-                 frames_dir: str | Path, flow_dir: str | Path | None, *, p: PretrainParams, offset: int, step: int,
-                 split: str = "train", max_replacements: int = MAX_REPLACEMENTS, videos: pd.DataFrame | None = None):
+                 frames_dir: str | Path, flow_dir: str | Path | None, *, p: PretrainParams, offset: int | None = None,
+                 step: int | None = None, split: str = "train", max_replacements: int = MAX_REPLACEMENTS,
+                 videos: pd.DataFrame | None = None):
         if len(p.crop_scale) != 2:
             raise ValueError(f"pretrain.crop_scale needs two values (min, max area), got {p.crop_scale}")
+        self.geometry = clip_geometry(p, step)
         if p.needs_flow:
             table, self.kept, self.kept_ptr = video_table(samples, frames_manifest, flow_manifest, split)
             what = "frames, flow and screened samples"
         else:
-            table, self.kept, self.kept_ptr = frame_table(videos, frames_manifest, split, offset=offset, step=step)
+            table, self.kept, self.kept_ptr = frame_table(videos, frames_manifest, split, step=self.geometry.step)
             what = "frames"
         if not len(table):
             raise ValueError(f"no video of split {split!r} has usable {what}")
         self.video_ids = table["video_id"].to_numpy(str)
         self.frames = np.array([str(Path(frames_dir) / f) for f in table["frames"]])
         self.flows = np.array([str(Path(flow_dir) / f) for f in table["flow"]]) if p.needs_flow else None
-        self.num_flows = table["num_flows"].to_numpy(np.int64)
-        self.p, self.offset, self.step, self.max_replacements = p, offset, step, max_replacements
+        self.num_flows = table["num_flows"].to_numpy(np.int64)  # L: positions (MSCL: flows) per video
+        self.p, self.offset, self.max_replacements = p, offset, max_replacements
         self.shift = p.shift_range * p.clip_len * p.interval  # docs/mscl.md §2.2: U[-64, 64] in MSCL
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by persistent workers
         self._bad: set[int] = set()  # per process: unreadable videos, never drawn again
@@ -401,21 +439,38 @@ class PretrainDataset(Dataset):
             if v not in self._bad:
                 return v
 
+    def clip_starts(self, v: int, rng: np.random.Generator) -> tuple[int, int]:
+        """Query and key clip starts of video ``v``: two independent clips (DCLR), or a query start
+        among the MDS-kept starts and a key start near it (docs/mscl.md §2.2)."""
+        g, p, L = self.geometry, self.p, int(self.num_flows[v])
+        if g.independent:
+            return sample_two_starts(rng, L, g.clip_len, g.interval)
+        kept = self.kept_starts(v)
+        q = sample_query_start(rng, L, g.clip_len, g.interval, kept, p.retries)
+        return q, sample_key_start(rng, q, kept, self.shift, p.key_start)
+
     def item(self, v: int, rng: np.random.Generator, gen: torch.Generator, *, replaced: int = 0) -> PretrainItem:
         """Views of video ``v`` drawn with ``rng`` (clip starts) and ``gen`` (augmentation)."""
-        p, L, kept = self.p, int(self.num_flows[v]), self.kept_starts(v)
-        q = sample_query_start(rng, L, p.clip_len, p.interval, kept, p.retries)
-        k = sample_key_start(rng, q, kept, self.shift, p.key_start)
-        idx = np.concatenate([clip_indices(q, p.clip_len, p.interval, L), clip_indices(k, p.clip_len, p.interval, L)])
+        p, g, L = self.p, self.geometry, int(self.num_flows[v])
+        q, k = self.clip_starts(v, rng)
+        idx = [clip_indices(q, g.clip_len, g.interval, L), clip_indices(k, g.clip_len, g.interval, L)]
+        static = "static" in METHOD_KINDS[p.method]
+        if static:
+            # DCLR's static frame: one of the clip_len * interval frames each clip is cut from, at
+            # the same place in both clips (the release: one index into both raw 32-frame clips)
+            u = int(rng.integers(g.clip_len * g.interval))
+            idx.append(np.array([(q + u) % L, (k + u) % L]))
         flow_path = self.flows[v] if self.flows is not None else None
-        decoded = self._cache.read(v, self.frames[v], flow_path, L, idx, offset=self.offset, step=self.step)
+        decoded = self._cache.read(v, self.frames[v], flow_path, L, np.concatenate(idx), offset=self.offset,
+                                   step=g.step)
         rgb = decoded.rgb
-        T = p.clip_len
-        parts = (("q", decoded.index[:T]), ("k", decoded.index[T:]))  # each clip's frames of the N
+        T = g.clip_len
+        parts = (("q", decoded.index[:T]), ("k", decoded.index[T : 2 * T]))  # each clip's frames of the N
         if decoded.flow is None:
             views = {VIEW[clip]["rgb"]: augment_rgb(rgb, frames, gen, p) for clip, frames in parts}
-            if "static" in METHOD_KINDS[p.method]:
-                views |= self.static_views(rgb, parts, gen)
+            if static:  # each static frame cropped and flipped on its own: (3, 1, S, S)
+                views |= {VIEW[clip]["static"]: augment_rgb(rgb, decoded.index[2 * T + i : 2 * T + i + 1], gen, p)
+                          for i, clip in enumerate(VIEW)}
         else:
             views = self.rgb_flow_views(decoded, parts, gen)
         views = {name: views[name] for name in METHOD_VIEWS[p.method]}
@@ -434,12 +489,6 @@ class PretrainDataset(Dataset):
             r, f1, f2 = augment_view(decoded.rgb, frames, (flows[layout[first]], flows[layout[second]]), gen, p)
             views |= {VIEW[clip]["rgb"]: r, first: f1, second: f2}
         return views
-
-    def static_views(self, rgb: list[np.ndarray], parts, gen: torch.Generator) -> dict[str, Tensor]:
-        """DCLR's static views: frame j of each clip (one j drawn for both clips of the sample),
-        each cropped and flipped on its own: {static_q, static_k}: (3, 1, S, S)."""
-        j = int(torch.randint(self.p.clip_len, (1,), generator=gen))
-        return {VIEW[clip]["static"]: augment_rgb(rgb, frames[j : j + 1], gen, self.p) for clip, frames in parts}
 
 
 # --------------------------------------------------------------------------- batches and loader

@@ -22,14 +22,14 @@ from mscl.data.labeled import LabeledClips
 from mscl.dist import autocast, resolve_device
 from mscl.downstream.retrieval import nearest_neighbours, recall_at_k, similarity
 from mscl.io.checkpoint import load_module_state
-from mscl.models.r3d import BACKBONES, VideoResNet18, build_backbone
+from mscl.models.r3d import BACKBONES, VideoResNet, build_backbone
 from mscl.params import LinearParams, RetrieveParams
 
 
 # --------------------------------------------------------------------------- encoder and devices
 
 
-def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[VideoResNet18, dict]:
+def load_encoder(path: str | Path, *, init: str, seed: int = 0) -> tuple[VideoResNet, dict]:
     """Rebuild the encoder described by the sidecar of ``path``.
 
     Args:
@@ -100,7 +100,7 @@ def forward_views(fn: Callable[[Tensor], Tensor], ds: LabeledClips, *, batch_siz
     return ViewOutputs(torch.cat(values)[order], torch.cat(labels)[order])
 
 
-def extract_features(encoder: VideoResNet18, ds: LabeledClips, *, batch_size: int, workers: int,
+def extract_features(encoder: VideoResNet, ds: LabeledClips, *, batch_size: int, workers: int,
                      device: torch.device, bf16: bool) -> ViewOutputs:
     """Pooled features (N, V, 8w) of every view with the encoder frozen in eval mode."""
     encoder.eval().to(device, memory_format=torch.channels_last_3d)
@@ -117,7 +117,7 @@ class RetrievalResult(NamedTuple):
     neighbours: Tensor
 
 
-def frozen_features(p: LinearParams | RetrieveParams, encoder: VideoResNet18, first: pd.DataFrame,
+def frozen_features(p: LinearParams | RetrieveParams, encoder: VideoResNet, first: pd.DataFrame,
                     second: pd.DataFrame) -> tuple[ViewOutputs, ViewOutputs, float]:
     """Frozen features of the videos of two tables with the evaluation views of ``p``.
 
@@ -132,7 +132,7 @@ def frozen_features(p: LinearParams | RetrieveParams, encoder: VideoResNet18, fi
     return a, b, round((len(first) + len(second)) / (time.perf_counter() - start), 2)
 
 
-def video_retrieval(p: RetrieveParams, encoder: VideoResNet18, gallery: pd.DataFrame,
+def video_retrieval(p: RetrieveParams, encoder: VideoResNet, gallery: pd.DataFrame,
                     queries: pd.DataFrame) -> RetrievalResult:
     """Retrieve train videos (``gallery`` rows) for every test video (``queries`` rows), docs/mscl.md §6.2."""
     g, q, videos_per_second = frozen_features(p, encoder, gallery, queries)

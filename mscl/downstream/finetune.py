@@ -22,7 +22,7 @@ from mscl.data.labeled import LabeledClips
 from mscl.dist import autocast, resolve_device
 from mscl.downstream.features import ViewOutputs, batch_views, forward_views, frozen_features, make_loader
 from mscl.downstream.metrics import classification_metrics, confusion_matrix, video_scores
-from mscl.models.r3d import VideoResNet18
+from mscl.models.r3d import VideoResNet
 from mscl.params import FinetuneParams, LinearParams
 
 Log = Callable[[dict[str, float], int], None]  # (values, epoch) -> None
@@ -31,7 +31,7 @@ Log = Callable[[dict[str, float], int], None]  # (values, epoch) -> None
 class Classifier(nn.Module):
     """Encoder + dropout + linear head. forward: (B, 3, T, S, S) -> logits (B, C)."""
 
-    def __init__(self, encoder: VideoResNet18, num_classes: int, *, dropout: float):
+    def __init__(self, encoder: VideoResNet, num_classes: int, *, dropout: float):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
@@ -112,7 +112,7 @@ class FinetuneResult(NamedTuple):
     confusion: Tensor
 
 
-def finetune(p: FinetuneParams, encoder: VideoResNet18, train: pd.DataFrame, test: pd.DataFrame, num_classes: int,
+def finetune(p: FinetuneParams, encoder: VideoResNet, train: pd.DataFrame, test: pd.DataFrame, num_classes: int,
              log: Log | None = None) -> FinetuneResult:
     """Fine-tune ``encoder`` on the ``train`` videos and evaluate on ``test`` (docs/mscl.md §6.1).
 
@@ -175,7 +175,7 @@ def train_linear(x: Tensor, y: Tensor, num_classes: int, p: LinearParams) -> nn.
     return head
 
 
-def linear_probe(p: LinearParams, encoder: VideoResNet18, train: pd.DataFrame, test: pd.DataFrame,
+def linear_probe(p: LinearParams, encoder: VideoResNet, train: pd.DataFrame, test: pd.DataFrame,
                  num_classes: int) -> dict:
     """Linear classification of frozen clip features: percent accuracies and counts."""
     tr, te, videos_per_second = frozen_features(p, encoder, train, test)

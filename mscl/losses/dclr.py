@@ -99,20 +99,22 @@ def multi_positive_nce(q: Tensor, k: Tensor, negatives: Tensor, temperature: flo
     return loss, top1(logits, labels)
 
 
-def neighbour_positives(static_q: Tensor, dynamic_q: Tensor, bank_s: Tensor, bank_d: Tensor, temperature: float,
+def neighbour_positives(static_q: Tensor, dynamic_q: Tensor, bank_s: Tensor, bank_d: Tensor,
                         topk: int) -> dict[str, Tensor]:
     """Queue slots most like the query clip's own static and dynamic views (released top-k mining).
 
     All queues are written in step, so slot j of every queue holds the same earlier sample.
     Args:
-        static_q, dynamic_q: (B, D) key-encoder embeddings of the query clip's S and D.
-        bank_s, bank_d: (D, K) the static and dynamic queues.
+        static_q, dynamic_q: (B, D) L2-normalised key-encoder embeddings of the query clip's S and D.
+        bank_s, bank_d: (D, K) queues of earlier key clips' S and D embeddings.
     Returns:
-        {"static", "dynamic", "both"}: (B, topk) slot indices ranked by the softmax similarity to
-        the static queue, the dynamic queue, and the sum of the two.
+        {"static", "dynamic", "both"}: (B, topk) slot indices ranked by p_s = softmax(static_q
+        bank_s), by p_d = softmax(dynamic_q bank_d), and by p_s + p_d. As released the softmax has
+        no temperature: over cosines in [-1, 1] both are flat, so the sum ranks a slot by both
+        similarities together (at the InfoNCE temperature the sharper one would decide alone).
     """
     with full_precision(static_q):
-        p_s = torch.softmax(static_q.float() @ bank_s.float() / temperature, dim=1)
-        p_d = torch.softmax(dynamic_q.float() @ bank_d.float() / temperature, dim=1)
+        p_s = torch.softmax(static_q.float() @ bank_s.float(), dim=1)  # (B, K)
+        p_d = torch.softmax(dynamic_q.float() @ bank_d.float(), dim=1)
     return {"static": p_s.topk(topk, dim=1).indices, "dynamic": p_d.topk(topk, dim=1).indices,
             "both": (p_s + p_d).topk(topk, dim=1).indices}

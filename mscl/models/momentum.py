@@ -101,8 +101,11 @@ class MomentumEncoder(nn.Module):
         momentum_update(self.head_k, self.head_q, m)
 
     @torch.no_grad()
-    def key_maps(self, x: Tensor) -> Tensor:
-        """(N, C, T, H, W) -> the key encoder's last stage maps, no gradient, with shuffle-BN."""
+    def key_maps(self, x: Tensor, *, shuffle: bool = True) -> Tensor:
+        """(N, C, T, H, W) -> the key encoder's last stage maps, no gradient, with shuffle-BN
+        unless ``shuffle`` is False."""
+        if not shuffle:
+            return self.encoder_k(x)[1][-1]
         x, idx_unshuffle = batch_shuffle(x)
         _, stages = self.encoder_k(x)
         return batch_unshuffle(stages[-1], idx_unshuffle)

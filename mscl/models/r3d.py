@@ -1,17 +1,20 @@
-"""The video ResNet-18 backbones that MSCL pretrains and every downstream stage fine-tunes.
+"""The video ResNet backbones that pretraining trains and every downstream stage fine-tunes.
 
-Two backbones share one layout (a stem, then four stages of two residual blocks with width,
-2w, 4w, 8w channels) and differ in their convolutions:
+The backbones share one layout (a stem, then four stages of residual blocks with width, 2w, 4w,
+8w channels) and differ in their convolutions and depth:
 
-- R3D-18 (``r3d_18``): full (3, 3, 3) convolutions and a (3, 7, 7) stem;
+- R3D-18 (``r3d_18``): full (3, 3, 3) convolutions and a (3, 7, 7) stem, two blocks per stage;
 - R(2+1)D-18 (``r2plus1d_18``): every (3, 3, 3) convolution factorised into a (1, 3, 3) spatial
-  conv, BN, ReLU and a (3, 1, 1) temporal conv, and a factorised stem.
+  conv, BN, ReLU and a (3, 1, 1) temporal conv, and a factorised stem, two blocks per stage;
+- R(2+1)D-10 (``r2plus1d_10``): R(2+1)D-18 with one block per stage (stem, 8 convs, and the
+  classifier a downstream stage adds: 10 layers). DCLR's released code builds this network
+  under the name ``r2plus1d_18`` (docs/dclr.md).
 
-Layouts and parameter names follow torchvision's ``r3d_18`` and ``r2plus1d_18`` (``VideoResNet``
-with ``BasicBlock`` and ``Conv3DSimple``/``Conv2Plus1D``), so at ``width=64`` our ``state_dict``
-loads into the torchvision model of the same name (minus its ``fc``) and back. ``width`` scales
-every stage for a small CPU demo. The residual block is shared with the flow encoder, which uses
-it with a temporal kernel of 1.
+Layouts and parameter names follow torchvision's ``VideoResNet`` with ``BasicBlock`` and
+``Conv3DSimple``/``Conv2Plus1D``, so at ``width=64`` our ``state_dict`` loads into the
+torchvision model of the same layout (minus its ``fc``) and back. ``width`` scales every stage
+for a small CPU demo. The residual block is shared with the flow encoder, which uses it with a
+temporal kernel of 1.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 Triple = tuple[int, int, int]
 
-BACKBONES = ("r3d_18", "r2plus1d_18")
+BACKBONES = ("r3d_18", "r2plus1d_18", "r2plus1d_10")
 
 
 def conv3d(c_in: int, c_out: int, *, kernel: Triple, stride: Triple, mid: int | None = None) -> nn.Module:
@@ -105,23 +108,24 @@ def global_pool(x: Tensor) -> Tensor:
     return x.mean(dim=(2, 3, 4))
 
 
-class VideoResNet18(nn.Module):
-    """A stem, then four stages of two basic blocks (width, 2w, 4w, 8w channels), no classifier.
+class VideoResNet(nn.Module):
+    """A stem, then four stages of ``blocks`` basic blocks (width, 2w, 4w, 8w channels), no classifier.
 
-    Both backbones give the same shapes; at width 64 for a (B, 3, 8, 112, 112) clip: layer1
+    Every backbone gives the same shapes; at width 64 for a (B, 3, 8, 112, 112) clip: layer1
     (B,64,8,56,56), layer2 (B,128,4,28,28), layer3 (B,256,2,14,14), layer4 (B,512,1,7,7), pooled (B,512).
     """
 
-    def __init__(self, stem: nn.Module, *, width: int, factorised: bool):
+    def __init__(self, stem: nn.Module, *, width: int, factorised: bool, blocks: int = 2):
         super().__init__()
         w = width
         self.out_dim = 8 * w
         self.stage_channels = (w, 2 * w, 4 * w, 8 * w)
         self.stem = stem
-        self.layer1 = make_stage(w, w, stride=(1, 1, 1), kt=3, factorised=factorised)
-        self.layer2 = make_stage(w, 2 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
-        self.layer3 = make_stage(2 * w, 4 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
-        self.layer4 = make_stage(4 * w, 8 * w, stride=(2, 2, 2), kt=3, factorised=factorised)
+        kw = {"kt": 3, "factorised": factorised, "blocks": blocks}
+        self.layer1 = make_stage(w, w, stride=(1, 1, 1), **kw)
+        self.layer2 = make_stage(w, 2 * w, stride=(2, 2, 2), **kw)
+        self.layer3 = make_stage(2 * w, 4 * w, stride=(2, 2, 2), **kw)
+        self.layer4 = make_stage(4 * w, 8 * w, stride=(2, 2, 2), **kw)
         init_resnet_(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -138,7 +142,7 @@ class VideoResNet18(nn.Module):
         return self(x)[0]
 
 
-class R3D18(VideoResNet18):
+class R3D18(VideoResNet):
     """Randomly initialised R3D-18 without the classifier.
 
     Args:
@@ -150,33 +154,51 @@ class R3D18(VideoResNet18):
         super().__init__(stem, width=width, factorised=False)
 
 
-class R2Plus1D18(VideoResNet18):
+def r2plus1d_stem(width: int) -> nn.Sequential:
+    """torchvision's factorised stem: a (1, 7, 7) conv to 45w/64 channels, then a (3, 1, 1) conv
+    to w, each with BN + ReLU."""
+    mid = 45 * width // 64  # torchvision's 45 at width 64, not the sec. 3.5 formula
+    return nn.Sequential(
+        *conv_bn(3, mid, kernel=(1, 7, 7), stride=(1, 2, 2), relu=True),
+        *conv_bn(mid, width, kernel=(3, 1, 1), stride=(1, 1, 1), relu=True),
+    )
+
+
+class R2Plus1D18(VideoResNet):
     """Randomly initialised R(2+1)D-18 without the classifier.
 
     Args:
-        width: stages have width, 2w, 4w, 8w channels (64 = torchvision's r2plus1d_18). The stem
-            is a (1, 7, 7) conv to 45w/64 channels, then a (3, 1, 1) conv to w, each with BN + ReLU.
+        width: stages have width, 2w, 4w, 8w channels (64 = torchvision's r2plus1d_18).
     """
 
     def __init__(self, *, width: int = 64):
-        mid = 45 * width // 64  # torchvision's 45 at width 64, not the sec. 3.5 formula
-        stem = nn.Sequential(
-            *conv_bn(3, mid, kernel=(1, 7, 7), stride=(1, 2, 2), relu=True),
-            *conv_bn(mid, width, kernel=(3, 1, 1), stride=(1, 1, 1), relu=True),
-        )
-        super().__init__(stem, width=width, factorised=True)
+        super().__init__(r2plus1d_stem(width), width=width, factorised=True)
 
 
-def build_backbone(name: str, width: int) -> VideoResNet18:
-    """A randomly initialised backbone named as in :data:`BACKBONES` (torchvision's names)."""
+class R2Plus1D10(VideoResNet):
+    """Randomly initialised R(2+1)D-10 without the classifier: R(2+1)D-18 with one block per
+    stage, the network DCLR's release trains (its ``view_resnet.r2plus1d_18``, ``layers=[1,1,1,1]``).
+
+    Args:
+        width: stages have width, 2w, 4w, 8w channels (64 as released).
+    """
+
+    def __init__(self, *, width: int = 64):
+        super().__init__(r2plus1d_stem(width), width=width, factorised=True, blocks=1)
+
+
+def build_backbone(name: str, width: int) -> VideoResNet:
+    """A randomly initialised backbone named as in :data:`BACKBONES`."""
     if name == "r3d_18":
         return R3D18(width=width)
     elif name == "r2plus1d_18":
         return R2Plus1D18(width=width)
+    elif name == "r2plus1d_10":
+        return R2Plus1D10(width=width)
     raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
 
 
-def load_torchvision_weights(model: VideoResNet18, torchvision_state: dict[str, torch.Tensor]) -> None:
+def load_torchvision_weights(model: VideoResNet, torchvision_state: dict[str, torch.Tensor]) -> None:
     """Load a torchvision ``r3d_18`` or ``r2plus1d_18`` state_dict into the width-64 backbone of
     the same name (drops ``fc``)."""
     state = {k: v for k, v in torchvision_state.items() if not k.startswith("fc.")}

@@ -72,16 +72,14 @@ def flow_pairing(flow_dir: str | Path, manifest: pd.DataFrame) -> tuple[int, int
     raise RuntimeError(f"{flow_dir}: no readable flow container says how its pairs were made; rerun the flow stage")
 
 
-def build_dataset(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int]) -> PretrainDataset:
+def build_dataset(p: PretrainParams, paths: PretrainPaths) -> PretrainDataset:
     """Train-split views from the screened samples, frames and flow (MSCL, with the flow's own
     pairing), or from the index and the frames alone (methods without flow: the flow and samples
-    files are not opened; clips sit where ``frame_pairing`` = (flow.offset, flow.step) would put
-    MSCL's)."""
+    files are not opened; clips follow the method's own geometry, ``pretrain`` params only)."""
     frames = read_csv(Path(paths.frames_dir) / "manifest.csv", ["video_id", "frames", "num_frames", "status"])
     videos = read_videos(paths.videos_csv)  # also fails early on a malformed index
     if not p.needs_flow:
-        offset, step = frame_pairing
-        return PretrainDataset(None, frames, None, paths.frames_dir, None, p=p, offset=offset, step=step, videos=videos)
+        return PretrainDataset(None, frames, None, paths.frames_dir, None, p=p, videos=videos)
     samples = read_csv(paths.samples_csv, ["video_id", "start", "kept"])
     flow = read_csv(Path(paths.flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
     offset, step = flow_pairing(paths.flow_dir, flow)
@@ -91,8 +89,8 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tup
 def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module) -> dict:
     """{logged name: check of the model}: kNN top-1 of the RGB encoder (every method) and, with
     flow, leave-one-out kNN top-1 of the flow encoder on the train split."""
-    rgb = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.clip_len, crop_size=p.crop_size, k=p.knn_k,
-                     max_videos=p.knn_videos)
+    rgb = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.frames_per_clip, crop_size=p.crop_size,
+                     k=p.knn_k, max_videos=p.knn_videos)
     monitors = {"knn_top1": lambda model, device: rgb(model.backbone, device)}
     if getattr(model, "flow", None) is not None:
         flow = FlowKnnMonitor(paths.videos_csv, paths.flow_dir, clip_len=p.clip_len, interval=p.interval,
@@ -114,7 +112,7 @@ def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     return h.hexdigest()
 
 
-def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int]) -> dict:
+def pretrain(p: PretrainParams, paths: PretrainPaths) -> dict:
     """Pretrain from the stage's inputs (resuming the checkpoint of an unfinished run of the same
     params, data and code); then write the encoder, the curves and the metrics.
 
@@ -128,7 +126,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[in
     start_time = time.perf_counter()
     device = dist.init_from_env(dist.resolve_device(p.device).type)
     torch.manual_seed(p.seed)  # identical initial weights and queues in every process
-    dataset = build_dataset(p, paths, frame_pairing=frame_pairing)
+    dataset = build_dataset(p, paths)
     loader = make_loader(dataset, p, rank=dist.rank(), world_size=dist.world_size(), pin_memory=device.type == "cuda")
     sched = build_schedules(p, loader.batch_sampler.batches_per_epoch)
     model = build_model(p)
@@ -152,7 +150,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[in
         log.close()
     metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr")}  # the final lr is the schedule's end
     if dist.is_main():
-        sidecar = {"backbone": p.backbone, "width": p.width, "method": p.method, "params": to_dict(p)}
+        sidecar = {"backbone": p.method_backbone, "width": p.width, "method": p.method, "params": to_dict(p)}
         save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)
         publish(paths, metrics)
         print(f"pretrain ({p.method}): {sched.total} steps on {len(dataset)} videos (resumed from step {start}) in "
@@ -187,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = stage_parser(__doc__, PATHS)
     ap.add_argument("--node-rank", type=int, default=None, help="this node's rank in a multi-node run (overrides params)")
     args = ap.parse_args(argv)
-    p, flow = stage_params(args.params, "pretrain", "flow")
+    p = stage_params(args.params, "pretrain")
     if p.gpus * p.nnodes > 1 and not dist.launched_by_torchrun():
         node_rank = p.node_rank if args.node_rank is None else args.node_rank
         cmd = dist.torchrun_command(["-m", "mscl.pipeline.pretrain", *argv],
@@ -195,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                                     master_port=p.master_port)
         sys.exit(subprocess.run(cmd).returncode)
     paths = PretrainPaths(**{name: getattr(args, name) for name in PATHS})
-    pretrain(p, paths, frame_pairing=(flow.offset, flow.step))
+    pretrain(p, paths)
 
 
 if __name__ == "__main__":

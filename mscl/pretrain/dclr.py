@@ -2,14 +2,16 @@
 
 One call of :meth:`DCLR.forward` is one training step's worth of model work, with the same
 machinery as MSCL (:mod:`mscl.models.momentum`: EMA key encoder with shuffle-BN, key queues;
-:mod:`mscl.losses.infonce`): momentum-update the key nets, let the key encoder find where the
-query clip's S and D activate, encode the key clip's five key embeddings, encode the query
-clip's five query embeddings (V pooled by those weights), read the queues, enqueue the keys,
-then compute the named terms of :mod:`mscl.losses.dclr`. Only ``backbone`` is kept downstream.
+:mod:`mscl.losses.infonce`), in the released code's order: the key encoder, before this step's
+momentum update, runs on each clip's V, S and D to find where S and D activate (and to embed S
+and D for the neighbour mining); the query encoder embeds the query clip; the key nets are
+momentum-updated and embed the key clip; then the queues are read, the keys enqueued and the
+named terms of :mod:`mscl.losses.dclr` computed. Only ``backbone`` is kept downstream.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +22,19 @@ from mscl.losses.dclr import (NEIGHBOURS, STREAMS, TERMS, active_dclr_terms, act
 from mscl.models.heads import ProjectionHead, embed
 from mscl.models.momentum import KeyQueue, MomentumEncoder
 from mscl.models.r3d import build_backbone, global_pool
+
+# the queues the neighbours are mined from (topk > 0): S and D embeddings of earlier key clips
+# from the activation pass, as released (its queue_rs, queue_rd)
+MINED = {"static": "mined_s", "dynamic": "mined_d"}
+
+
+class Located(NamedTuple):
+    """What the activation pass finds in one clip's V, S and D: the activation weights of S and D
+    (B, 1, T', H', W') each, and (for the mining) the embeddings of S and D (B, dim) or None."""
+
+    weights: tuple[Tensor, Tensor]
+    s: Tensor | None
+    d: Tensor | None
 
 
 class DCLR(nn.Module):
@@ -34,22 +49,27 @@ class DCLR(nn.Module):
         topk: queue neighbours of the query's own views added as positives (0 = off; released 5).
     """
 
-    def __init__(self, *, weights: Mapping[str, float], backbone: str = "r3d_18", width: int = 64, dim: int = 128,
-                 queue_size: int = 16384, temperature: float = 0.07, queue_decay: float = 1.0, wrap: bool = False,
-                 topk: int = 0):
+    def __init__(self, *, weights: Mapping[str, float], backbone: str = "r2plus1d_10", width: int = 64,
+                 dim: int = 128, queue_size: int = 16384, temperature: float = 0.07, queue_decay: float = 1.0,
+                 wrap: bool = False, topk: int = 5):
         super().__init__()
         self.active = active_dclr_terms(weights)
         if topk >= queue_size:
             raise ValueError(f"topk ({topk}) must be below the queue size ({queue_size})")
         self.query_streams = tuple(s for s in STREAMS if s in {TERMS[n].query for n in self.active})
-        keys = {TERMS[n].key for n in self.active} | ({"s", "d"} if topk else set())  # mining reads s and d
-        self.key_streams = tuple(s for s in STREAMS if s in keys)
+        self.key_streams = tuple(s for s in STREAMS if s in {TERMS[n].key for n in self.active})
+        self.key_streams += tuple(MINED.values()) if topk else ()  # filled from the activation pass
         self.temperature, self.queue_decay, self.wrap, self.topk = temperature, queue_decay, wrap, topk
         self.top1: dict[str, Tensor] = {}
         encoder = build_backbone(backbone, width)
         heads = nn.ModuleDict({s: ProjectionHead(encoder.out_dim, dim) for s in STREAMS})
+        for m in heads.modules():  # the release's initialisation of its heads (view_resnet.py)
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
         self.nets = MomentumEncoder(encoder, heads)
-        self.queues = nn.ModuleDict({s: KeyQueue(dim, queue_size) for s in STREAMS})
+        mined = tuple(MINED.values()) if topk else ()
+        self.queues = nn.ModuleDict({s: KeyQueue(dim, queue_size) for s in STREAMS + mined})
 
     @property
     def backbone(self) -> nn.Module:
@@ -68,21 +88,21 @@ class DCLR(nn.Module):
         Returns:
             {term: weight * loss}; ``self.top1`` then holds each term's contrastive top-1.
         """
-        B, T = rgb_q.shape[0], rgb_q.shape[2]
-        views_q = (rgb_q, static_q.expand(-1, -1, T, -1, -1), dynamic_view(rgb_q, wrap=self.wrap))
-        views_k = (rgb_k, static_k.expand(-1, -1, T, -1, -1), dynamic_view(rgb_k, wrap=self.wrap))
+        views_q, views_k = self.views(rgb_q, static_q), self.views(rgb_k, static_k)  # (3B, 3, T, H, W) each
+        with torch.no_grad():  # before the momentum update, as released
+            found_q, found_k = self.locate(views_q), self.locate(views_k)
+        _, stages = self.nets.encoder_q(views_q)
+        q = self.embed(self.nets.head_q, stages[-1], found_q.weights, self.query_streams)
         self.nets.momentum_step(m_rgb)
         with torch.no_grad():
-            s_q, d_q = self.nets.key_maps(torch.cat(views_q[1:])).split(B)  # where the query's S and D activate
-            weights_q = activation_weights(s_q), activation_weights(d_q)
-            v_k, s_k, d_k = self.nets.key_maps(torch.cat(views_k)).split(B)
-            k = self.embed(self.nets.head_k, v_k, s_k, d_k, (activation_weights(s_k), activation_weights(d_k)),
-                           self.key_streams)
-        _, stages = self.nets.encoder_q(torch.cat(views_q))
-        v_q, s_q_maps, d_q_maps = stages[-1].split(B)
-        q = self.embed(self.nets.head_q, v_q, s_q_maps, d_q_maps, weights_q, self.query_streams)
+            k = self.embed(self.nets.head_k, self.nets.key_maps(views_k), found_k.weights, self.key_streams)
+            if self.topk:
+                k |= {MINED["static"]: found_k.s, MINED["dynamic"]: found_k.d}
         banks = {s: self.queues[s].decayed(self.queue_decay) for s in self.key_streams}  # before this step's keys
-        extra = self.neighbours(s_q, d_q, banks) if self.topk else {}
+        extra = {}
+        if self.topk:
+            extra = neighbour_positives(found_q.s, found_q.d, banks[MINED["static"]], banks[MINED["dynamic"]],
+                                        self.topk)
         for s in self.key_streams:
             self.queues[s].enqueue(all_gather(k[s]))
         losses, self.top1 = {}, {}
@@ -93,19 +113,31 @@ class DCLR(nn.Module):
             losses[name] = weight * loss
         return losses
 
-    @staticmethod
-    def embed(heads: nn.ModuleDict, v: Tensor, s: Tensor, d: Tensor, weights: tuple[Tensor, Tensor],
-              streams: tuple[str, ...]) -> dict[str, Tensor]:
-        """{stream: (B, dim) L2-normalised embedding} from the layer-4 maps of V, S and D and the
-        activation weights (static, dynamic) that pool V."""
-        pooled = {"vv": lambda: global_pool(v), "vs": lambda: weighted_pool(v, weights[0]),
-                  "vd": lambda: weighted_pool(v, weights[1]), "s": lambda: global_pool(s), "d": lambda: global_pool(d)}
-        return {name: embed(heads[name], pooled[name]()) for name in streams}
+    def views(self, rgb: Tensor, static: Tensor) -> Tensor:
+        """One clip's three views stacked for one backbone pass: V (B, 3, T, H, W), S (its static
+        frame repeated T times) and D (:func:`mscl.losses.dclr.dynamic_view` of V): (3B, 3, T, H, W)."""
+        T = rgb.shape[2]
+        return torch.cat([rgb, static.expand(-1, -1, T, -1, -1), dynamic_view(rgb, wrap=self.wrap)])
 
     @torch.no_grad()
-    def neighbours(self, s_maps: Tensor, d_maps: Tensor, banks: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Extra positives (top-k mining): queue slots nearest the query clip's own S and D key
-        embeddings (from ``s_maps``, ``d_maps``), in the static and dynamic queues."""
+    def locate(self, views: Tensor) -> Located:
+        """The activation pass over one clip's stacked V, S, D (3B, ...): the key encoder as it is,
+        one batch, no shuffle (as released; only the activation weights and the mined
+        neighbours come from it, never a key)."""
+        _, s, d = self.nets.key_maps(views, shuffle=False).split(views.shape[0] // 3)
+        weights = (activation_weights(s), activation_weights(d))
+        if not self.topk:
+            return Located(weights, None, None)
         heads = self.nets.head_k
-        return neighbour_positives(embed(heads["s"], global_pool(s_maps)), embed(heads["d"], global_pool(d_maps)),
-                                   banks["s"], banks["d"], self.temperature, self.topk)
+        return Located(weights, embed(heads["s"], global_pool(s)), embed(heads["d"], global_pool(d)))
+
+    @staticmethod
+    def embed(heads: nn.ModuleDict, maps: Tensor, weights: tuple[Tensor, Tensor],
+              streams: tuple[str, ...]) -> dict[str, Tensor]:
+        """{stream: (B, dim) L2-normalised embedding} of the named ``streams`` (of :data:`STREAMS`)
+        from the layer-4 maps of V, S and D stacked (3B, C, T', H', W') and the activation weights
+        (static, dynamic) that pool V."""
+        v, s, d = maps.split(maps.shape[0] // 3)
+        pooled = {"vv": lambda: global_pool(v), "vs": lambda: weighted_pool(v, weights[0]),
+                  "vd": lambda: weighted_pool(v, weights[1]), "s": lambda: global_pool(s), "d": lambda: global_pool(d)}
+        return {name: embed(heads[name], pooled[name]()) for name in streams if name in STREAMS}

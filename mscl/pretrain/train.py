@@ -71,7 +71,7 @@ def term_weights(p: PretrainParams, terms) -> dict[str, float]:
 def build_model(p: PretrainParams) -> MSCL | DCLR:
     """The pretraining model of ``p.method`` with every term weight and switch of ``p``."""
     if p.method == "dclr":
-        return DCLR(weights=term_weights(p, DCLR_TERMS), backbone=p.backbone, width=p.width, dim=p.dim,
+        return DCLR(weights=term_weights(p, DCLR_TERMS), backbone=p.dclr_backbone, width=p.width, dim=p.dim,
                     queue_size=p.queue_size, temperature=p.temperature, queue_decay=p.dclr_queue_decay,
                     wrap=p.dclr_wrap, topk=p.dclr_topk)
     return MSCL(method=p.method, backbone=p.backbone, width=p.width, flow_width=p.flow_width, dim=p.dim,

@@ -121,3 +121,21 @@ def sample_key_start(
         return best
     candidates = np.concatenate([[0], np.asarray(kept, dtype=np.int64)])
     return int(candidates[np.argmin(np.abs(candidates - target))])   # argmin: first of ties
+
+
+def sample_two_starts(rng: np.random.Generator, L: int, clip_len: int, interval: int) -> tuple[int, int]:
+    """Two different clip starts drawn independently from the whole video (DCLR's release:
+    two distinct clips of each video, each anywhere in it).
+
+    Args:
+        rng: random generator.
+        L: positions of the video; clip_len, interval: clip shape (it spans ``clip_len*interval``).
+    Returns:
+        (q, k), two different starts uniform over [0, L - clip_len*interval]; (0, 0) when only
+        one clip fits (the clips then wrap around the video end, as :func:`clip_indices` does).
+    """
+    n = L - clip_len * interval + 1  # starts whose clip ends inside the video
+    if n < 2:
+        return 0, 0
+    q, k = rng.choice(n, size=2, replace=False)
+    return int(q), int(k)

@@ -14,6 +14,7 @@ from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
 from mscl.data.pretrain import (METHOD_VIEWS, PretrainBatch, PretrainDataset, augment_generator, collate, make_loader,
                                 prepare_batch, read_clip_frames)
 from mscl.data.sampler import batches_from
+from mscl.losses.dclr import dynamic_view
 
 from helpers import CLIP_ROLES
 
@@ -323,46 +324,102 @@ def test_video_cache_gives_the_same_items_and_keeps_to_its_budget(tmp_path, inde
 
 
 def no_flow_dataset(root, tables, method: str, **overrides) -> PretrainDataset:
-    """A moco/dclr dataset from the index and frames alone; the flow folder is removed first, so a
-    read of flow would fail."""
+    """A moco/dclr dataset from the index and frames alone, given no flow pairing; the flow folder
+    is removed first, so a read of flow would fail."""
     import shutil
 
     shutil.rmtree(root / "flow", ignore_errors=True)
     _, frames, _ = tables
     videos = pd.DataFrame({"video_id": frames["video_id"], "split": "train"})
     p = dataclasses.replace(P, method=method, **overrides)
-    return PretrainDataset(None, frames, None, root / "frames", None, p=p, offset=OFFSET, step=STEP, videos=videos)
+    return PretrainDataset(None, frames, None, root / "frames", None, p=p, videos=videos)
 
 
-@pytest.mark.parametrize("method", ["moco", "dclr"])
-def test_methods_without_flow_read_only_frames_and_cut_mscl_clip_geometry(tmp_path, indexed, method):
-    ds = no_flow_dataset(tmp_path, indexed, method, cache_mb=0)
-    assert len(ds) == 2 and ds.flows is None
+def red_frames(clip: torch.Tensor) -> np.ndarray:
+    """Stored frame index of each frame of an indexed video's clip (red level / 10)."""
+    return np.round(clip[0].float().mean((-2, -1)).numpy() / 10).astype(int)
+
+
+def test_moco_reads_only_frames_and_cuts_clips_at_its_own_frame_step(tmp_path, indexed):
+    # frame step 3, not the flow's 2: position j is stored frame 3j; v0 has 21 frames (7 positions), v1 15 (5)
+    ds = no_flow_dataset(tmp_path, indexed, "moco", cache_mb=0, moco_frame_step=3)
+    assert len(ds) == 2 and ds.flows is None and ds.num_flows.tolist() == [7, 5]
     for epoch in range(4):
         ds.set_epoch(epoch)
-        for i, L in ((0, 10), (1, 7)):
+        for i, L in ((0, 7), (1, 5)):
             item = ds[i]
-            assert tuple(item.views) == METHOD_VIEWS[method]
+            assert tuple(item.views) == METHOD_VIEWS["moco"]
             for view in ("rgb_q", "rgb_k"):
                 assert item.views[view].shape == (3, 4, 16, 16) and item.views[view].dtype == torch.uint8
-                frames = np.round(item.views[view][0].float().mean((-2, -1)).numpy() / 10).astype(int)
-                # RGB frame j*step at flow-index positions start + interval*k (mod L), as for MSCL
-                start = frames[0] // STEP
-                assert frames.tolist() == (STEP * ((start + 3 * np.arange(4)) % L)).tolist()
+                frames = red_frames(item.views[view])
+                start = frames[0] // 3  # positions start + interval*k (mod L), interval 3
+                assert frames.tolist() == (3 * ((start + 3 * np.arange(4)) % L)).tolist()
 
 
-def test_dclr_static_views_are_one_frame_of_each_clip_at_the_same_position(tmp_path, indexed):
-    ds = no_flow_dataset(tmp_path, indexed, "dclr", shift_range=2)
-    positions = set()
-    for epoch in range(8):
+def test_dclr_cuts_two_different_clips_anywhere_at_its_own_length_and_stride(tmp_path, indexed):
+    ds = no_flow_dataset(tmp_path, indexed, "dclr", cache_mb=0, dclr_clip_len=3, dclr_stride=2)
+    assert ds.num_flows.tolist() == [21, 15]  # every stored frame is a position
+    starts = {0: set(), 1: set()}
+    for epoch in range(150):
+        ds.set_epoch(epoch)
+        for i, n in ((0, 21), (1, 15)):
+            item = ds[i]
+            assert tuple(item.views) == METHOD_VIEWS["dclr"]
+            q, k = red_frames(item.views["rgb_q"]), red_frames(item.views["rgb_k"])
+            assert item.views["rgb_q"].shape == (3, 3, 16, 16)
+            for clip in (q, k):  # 3 frames 2 apart, inside the video: start in [0, n - 6]
+                assert clip.tolist() == (clip[0] + 2 * np.arange(3)).tolist() and clip[0] <= n - 6
+            assert q[0] != k[0]
+            starts[i].add((int(q[0]), int(k[0])))
+    # independent clips: every start occurs for either clip, the key before and far after the query
+    assert {a for a, _ in starts[0]} == set(range(16)) and {b for _, b in starts[0]} == set(range(16))
+    assert any(b < a for a, b in starts[0]) and any(b - a > 8 for a, b in starts[0])
+
+
+def test_dclr_static_frames_are_one_frame_of_each_clips_span_at_the_same_place(tmp_path, indexed):
+    ds = no_flow_dataset(tmp_path, indexed, "dclr", dclr_clip_len=3, dclr_stride=2)
+    offsets = set()
+    for epoch in range(30):
         ds.set_epoch(epoch)
         item = ds[0]
-        red = {n: np.round(x[0].float().mean((-2, -1)).numpy() / 10).astype(int) for n, x in item.views.items()}
+        red = {n: red_frames(x) for n, x in item.views.items()}
         assert item.views["static_q"].shape == item.views["static_k"].shape == (3, 1, 16, 16)
-        same = [j for j in range(4) if red["rgb_q"][j] == red["static_q"][0] and red["rgb_k"][j] == red["static_k"][0]]
-        assert same, red
-        positions.update(same)
-    assert len(positions) > 1  # the position is drawn per sample
+        u = red["static_q"][0] - red["rgb_q"][0]
+        assert u == red["static_k"][0] - red["rgb_k"][0]  # the same place in both clips
+        offsets.add(int(u))
+    # any of the 3 x 2 frames the clip is cut from, not only the 3 it keeps (the release: any of its 32)
+    assert offsets == set(range(6))
+
+
+def still_video(tmp_path, frames: int = 12):
+    """Tables of one video whose frames are all the same textured picture (nothing moves)."""
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    write_frames(tmp_path / "frames" / "still.zip", np.repeat(picture[None], frames, axis=0), quality=95, meta={})
+    manifest = pd.DataFrame([{"video_id": "still", "frames": "still.zip", "num_frames": frames, "status": "ok"}])
+    return manifest, pd.DataFrame({"video_id": ["still"], "split": "train"})
+
+
+@pytest.mark.parametrize("method", ["dclr", "moco"])
+def test_dynamic_view_of_a_still_video_is_zero_after_dclrs_whole_augmentation(tmp_path, method):
+    """DCLR draws colour jitter once per clip, whatever color_consistent says for MSCL and MoCo:
+    a per-frame draw (MoCo here) makes frames of a still scene differ, i.e. false motion."""
+    manifest, videos = still_video(tmp_path)
+    p = dataclasses.replace(P, method=method, color_consistent=False, dclr_clip_len=4, dclr_stride=2,
+                            crop_scale=(0.2, 1.0), flip_p=0.5)
+    ds = PretrainDataset(None, manifest, None, tmp_path / "frames", None, p=p, videos=videos)
+    raw = collate([ds.item(0, np.random.default_rng(s), torch.Generator().manual_seed(s)) for s in range(16)])
+    views = prepare_batch(raw, "cpu", torch.Generator().manual_seed(1), p).views
+    changed = (views["rgb_q"] - raw.views["rgb_q"].float() / 255).abs().amax(dim=(1, 2, 3, 4)) > 0.1
+    assert changed.sum() >= 8  # the colour augmentation did act on most clips
+    for name in ("rgb_q", "rgb_k"):
+        d = dynamic_view(views[name])
+        if method == "dclr":
+            assert d.abs().max() == 0, name
+        else:
+            assert d.abs().amax(dim=(1, 2, 3, 4)).max() > 0.1
+    if method == "dclr":
+        assert views["static_q"].shape[2] == 1
 
 
 @pytest.mark.parametrize("negate_u, rescale", [(False, False), (True, False), (False, True)])

@@ -56,19 +56,32 @@ def test_single_positive_is_info_nce_and_hand_computed_multi_positive():
     assert math.isclose(plain.item(), -math.log(e / (e + 1.0 + e)), rel_tol=1e-5)
 
 
-def test_neighbours_rank_queue_slots_by_similarity():
-    bank_s = torch.eye(3)[:, [2, 0, 1]]  # slot 1 holds e0, slot 2 e1, slot 0 e2
-    bank_d = torch.eye(3)
-    q_s, q_d = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]])
-    nb = neighbour_positives(q_s, q_d, bank_s, bank_d, 0.1, 1)
-    assert nb["static"].tolist() == [[1]] and nb["dynamic"].tolist() == [[2]]
-    assert nb["both"].shape == (1, 1)
+def _unit_columns(cosines: list[float]) -> torch.Tensor:
+    """(3, K) unit columns whose cosine with e0 is each of ``cosines``."""
+    c = torch.tensor(cosines)
+    return torch.stack([c, (1 - c**2).sqrt(), torch.zeros_like(c)])
 
 
-def test_terms_pair_each_query_stream_with_the_key_streams_queue_and_weights_select_them():
-    assert {n: (t.query, t.key, t.negatives) for n, t in TERMS.items()} == {
-        "dclr_vv": ("vv", "vv", "vv"), "dclr_vs": ("vs", "s", "s"), "dclr_sv": ("s", "vs", "vs"),
-        "dclr_vd": ("vd", "d", "d"), "dclr_dv": ("d", "vd", "vd")}
+def test_neighbours_of_every_ranking_mode_in_a_hand_made_queue():
+    # slot:            A    B    C    D
+    bank_s = _unit_columns([1.0, 0.8, 0.0, -0.5])  # cosine with the query's static embedding
+    bank_d = _unit_columns([0.0, 0.6, 0.9, -0.5])  # ... and with its dynamic embedding
+    q = torch.tensor([[1.0, 0.0, 0.0]])
+    nb = neighbour_positives(q, q, bank_s, bank_d, 4)
+    assert nb["static"].tolist() == [[0, 1, 2, 3]]  # A, B, C, D
+    assert nb["dynamic"].tolist() == [[2, 1, 0, 3]]  # C, B, A, D
+    # the release's softmax has no temperature: p_s + p_d ranks B, fairly close in both views,
+    # above A and C, each the closest in one view (exp(cos) / sum: B 0.649, A 0.585, C 0.571, D 0.196)
+    assert nb["both"].tolist() == [[1, 0, 2, 3]]
+    # at the InfoNCE temperature the sharper view would decide alone: C (0.99), A (0.95), B (0.07)
+    p = torch.softmax(q @ bank_s / 0.07, dim=1) + torch.softmax(q @ bank_d / 0.07, dim=1)
+    assert p.topk(4).indices.tolist() == [[2, 0, 1, 3]]
+    # per query, and k of them: the opposite query's nearest are the farthest above
+    two = neighbour_positives(torch.cat([q, -q]), torch.cat([q, -q]), bank_s, bank_d, 2)
+    assert two["static"].tolist() == [[0, 1], [3, 2]] and two["dynamic"].tolist() == [[2, 1], [3, 0]]
+
+
+def test_weights_select_the_terms():
     assert active_dclr_terms({"dclr_vv": 1.0, "dclr_vs": 0.0, "dclr_dv": 2.0}) == {"dclr_vv": 1.0, "dclr_dv": 2.0}
     with pytest.raises(ValueError, match="every DCLR loss term is disabled"):
         active_dclr_terms({n: 0.0 for n in TERMS})

@@ -1,10 +1,17 @@
 import pytest
 import torch
 from torchvision.models.video import r2plus1d_18, r3d_18
+from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dStem, VideoResNet
 
-from mscl.models.r3d import BACKBONES, R2Plus1D18, R3D18, build_backbone, load_torchvision_weights
+from mscl.models.r3d import BACKBONES, R2Plus1D10, R2Plus1D18, R3D18, build_backbone, load_torchvision_weights
 
-TORCHVISION = {"r3d_18": r3d_18, "r2plus1d_18": r2plus1d_18}
+
+def r2plus1d_10(weights=None):
+    """torchvision's R(2+1)D with one block per stage: what DCLR's release builds as r2plus1d_18."""
+    return VideoResNet(BasicBlock, [Conv2Plus1D] * 4, [1, 1, 1, 1], R2Plus1dStem)
+
+
+TORCHVISION = {"r3d_18": r3d_18, "r2plus1d_18": r2plus1d_18, "r2plus1d_10": r2plus1d_10}
 
 
 @pytest.mark.parametrize("name", BACKBONES)
@@ -80,7 +87,18 @@ def test_r2plus1d_widths_follow_torchvision_formulas():
     assert model.layer2[0].downsample[0].weight.shape == (32, 16, 1, 1, 1)
 
 
+def test_r2plus1d_10_is_r2plus1d_18_with_one_block_per_stage():
+    deep, shallow = R2Plus1D18(width=8), R2Plus1D10(width=8)
+    assert [len(s) for s in (shallow.layer1, shallow.layer2, shallow.layer3, shallow.layer4)] == [1, 1, 1, 1]
+    convs = [m for m in shallow.modules() if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1)]
+    assert len(convs) == 2 + 8 * 2  # the factorised stem and 4 blocks x 2 convs, each a spatial and a temporal conv
+    # every weight of the shallow network is the deep one's first block of each stage
+    assert set(shallow.state_dict()) < set(deep.state_dict())
+    assert not any(k.startswith(f"layer{i}.1.") for k in shallow.state_dict() for i in range(1, 5))
+
+
 def test_unknown_backbone_names_the_known_ones():
     assert isinstance(build_backbone("r2plus1d_18", 4), R2Plus1D18)
-    with pytest.raises(ValueError, match="unknown backbone 'r50'; known: r3d_18, r2plus1d_18"):
+    assert isinstance(build_backbone("r2plus1d_10", 4), R2Plus1D10)
+    with pytest.raises(ValueError, match="unknown backbone 'r50'; known: r3d_18, r2plus1d_18, r2plus1d_10"):
         build_backbone("r50", 4)

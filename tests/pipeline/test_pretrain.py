@@ -55,16 +55,17 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
 
 @pytest.mark.slow
 def test_dclr_reads_no_flow_and_its_r2plus1d_encoder_loads_downstream(pretrain_inputs, tmp_path):
-    # with BatchNorm over sub-batches: the saved encoder is still a plain one
-    params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r2plus1d_18",
-                                                                 "knn_every": 2, "bn_splits": 2}})
+    # with BatchNorm over sub-batches: the saved encoder is still a plain one; `backbone` is MSCL's
+    params = tiny_params(tmp_path / "params.yaml", {"pretrain": {"epochs": 1, "method": "dclr", "backbone": "r3d_18",
+                                                                 "dclr_backbone": "r2plus1d_10", "knn_every": 2,
+                                                                 "bn_splits": 2}})
     paths = pretrain_paths(pretrain_inputs, tmp_path)
     # neither exists: neither is read
     paths |= {"flow_dir": tmp_path / "no-flow", "samples_csv": tmp_path / "no-samples.csv"}
     done = run_stage("pretrain", params, **paths)
     assert "pretrain (dclr): 2 steps on 8 videos" in done.stdout
     encoder, sidecar = load_encoder(tmp_path / "model/encoder.pt", init="pretrained")  # strict: no missing keys
-    assert sidecar["backbone"] == "r2plus1d_18" and sidecar["method"] == "dclr" and type(encoder).__name__ == "R2Plus1D18"
+    assert sidecar["backbone"] == "r2plus1d_10" and sidecar["method"] == "dclr" and type(encoder).__name__ == "R2Plus1D10"
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     terms = ("dclr_vv", "dclr_vs", "dclr_sv", "dclr_vd", "dclr_dv")
     assert set(metrics) >= {*terms, *(f"top1_{t}" for t in terms), "loss", "knn_top1"}

@@ -7,6 +7,7 @@ from mscl.sampling.clips import (
     rgb_index,
     sample_key_start,
     sample_query_start,
+    sample_two_starts,
 )
 
 # ----------------------------------------------------------------------------- alignment
@@ -179,3 +180,22 @@ def test_key_shift_range_is_symmetric_and_inclusive():
     kept = np.arange(1, 200)
     shifts = {sample_key_start(rng, 100, kept, shift=3) - 100 for _ in range(500)}
     assert shifts == {-3, -2, -1, 0, 1, 2, 3}
+
+
+# ----------------------------------------------------------------------------- two independent clips (DCLR)
+
+
+def test_two_starts_differ_and_cover_every_start_whose_clip_fits():
+    rng = np.random.default_rng(0)
+    # 40 frames, 16-frame clips every 2nd frame: a clip takes 32 consecutive frames, starts 0..8
+    draws = [sample_two_starts(rng, 40, 16, 2) for _ in range(2000)]
+    assert all(q != k for q, k in draws)
+    assert {q for q, _ in draws} == {k for _, k in draws} == set(range(9))
+    # independent: the key is as often before the query as after it, and often far from it
+    assert 0.45 < np.mean([k > q for q, k in draws]) < 0.55
+    assert np.mean([abs(k - q) >= 4 for q, k in draws]) > 0.2
+
+
+@pytest.mark.parametrize("L", [32, 20, 1])
+def test_two_starts_of_a_video_with_one_clip_or_less_are_both_zero(L):
+    assert sample_two_starts(np.random.default_rng(0), L, 16, 2) == (0, 0)
