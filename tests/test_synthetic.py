@@ -1,9 +1,13 @@
 """The synthetic classes are defined by motion alone."""
+import dataclasses
+
+import cv2
 import numpy as np
 import torch
 
-from mscl.synthetic import (CLASSES, camera_flow, camera_pan, camera_views, draw_scene, generate, looping_poses, pose,
-                            render_frame, render_video, sample_photo, true_flow, video_number, video_scene)
+from mscl.synthetic import (CLASSES, FAMILIES, camera_flow, camera_pan, camera_views, draw_scene, generate,
+                            looping_poses, pose, render_frame, render_video, sample_photo, true_flow, video_number,
+                            video_scene)
 from mscl.transforms.flow_rotation import flow_rotation
 
 H, W, T = 48, 64, 16
@@ -71,13 +75,44 @@ def test_true_flow_matches_the_rendered_motion():
     rng = np.random.default_rng(0)
     scene = draw_scene(rng, CLASSES.index("right"), height=H, width=W, num_frames=T, speed=1.0)
     flow, mask = true_flow(scene, 3)
-    assert np.allclose(flow[mask], [scene.velocity[0], 0.0], atol=1e-6) and scene.velocity[0] > 0
+    assert np.allclose(flow[mask], [scene.drift[0], 0.0], atol=1e-6) and scene.drift[0] > 0
+    assert np.allclose(flow[~mask], 0.0)  # the background stays still
     rot = draw_scene(rng, CLASSES.index("rotate_cw"), height=H, width=W, num_frames=T, speed=1.0)
     c, _, _ = pose(rot, 0)
     flow, mask = true_flow(rot, 0)
     # clockwise on screen (y down): a point right of the centre moves down
     right = mask & (np.arange(W)[None, :] > c[0] + 2) & (np.abs(np.arange(H)[:, None] - c[1]) < 2)
     assert (flow[right, 1] > 0).all()
+
+
+def test_rendered_frames_move_by_the_true_flow():
+    """Frame t + 2 sampled where the true flow sends each pixel of frame t gives frame t back, for
+    every class of both families (object pixels that stay on the object, background pixels that
+    stay off it), much closer than frame t + 2 unwarped."""
+    H2, W2 = 64, 80
+    for family, classes in FAMILIES.items():
+        for label in range(len(classes)):
+            scene, _ = video_scene(4, label, 0, height=H2, width=W2, num_frames=T, speed=2.0, family=family)
+            scene = dataclasses.replace(scene, noise=0.0)
+            f0, f2 = (render_frame(scene, t, np.random.default_rng(0)).astype(np.float32) for t in (5, 7))
+            flow, on = true_flow(scene, 5, 2)
+            ys, xs = np.mgrid[0:H2, 0:W2]
+            x2, y2 = (xs + flow[..., 0]).astype(np.float32), (ys + flow[..., 1]).astype(np.float32)
+            warped = cv2.remap(f2, x2, y2, cv2.INTER_LINEAR)
+            on2 = cv2.remap(true_flow(scene, 7)[1].astype(np.float32), x2, y2, cv2.INTER_LINEAR)
+            edge = cv2.dilate(on.astype(np.uint8), np.ones((5, 5), np.uint8)) > cv2.erode(on.astype(np.uint8), np.ones((5, 5), np.uint8))
+            keep = (x2 > 1) & (x2 < W2 - 2) & (y2 > 1) & (y2 < H2 - 2) & ~edge & ((on & (on2 == 1)) | (~on & (on2 == 0)))
+            err, unwarped = np.abs(warped - f0).mean(-1)[keep], np.abs(f2 - f0).mean(-1)[keep]
+            assert err.mean() < 0.2 * unwarped.mean() + 0.5, (classes[label], err.mean(), unwarped.mean())
+
+
+def test_the_outline_of_a_direction_class_stays_where_it_was_drawn():
+    """Place and size of a direction-class object are the same at every frame (criterion of
+    benchmarks/shortcuts.py); only its content moves, and a rotating outline turns in place."""
+    for scene, _ in _scenes(2, 9):
+        (c0, a0, r0), (c1, a1, r1) = pose(scene, 0), pose(scene, T - 1)
+        assert np.array_equal(c0, c1) and r0 == r1
+        assert (a1 != a0) == CLASSES[scene.label].startswith("rotate")
 
 
 def test_videos_are_reproducible_and_in_frame():
