@@ -8,7 +8,9 @@ import torch
 from mscl.synthetic import (CLASSES, FAMILIES, camera_flow, camera_pan, camera_views, draw_scene, generate,
                             looping_poses, pose, render_frame, render_video, sample_photo, true_flow, video_number,
                             video_scene)
-from mscl.transforms.flow_rotation import flow_rotation
+from mscl.flow.colorwheel import normalize_per_frame
+from mscl.transforms.flow_rotation import NUM_ANGLES, fra_angle, flow_rotation
+from mscl.transforms.spatial import flip_flow
 
 H, W, T = 48, 64, 16
 
@@ -21,10 +23,10 @@ def _scenes(per_class, seed):
     return out
 
 
-def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test):
+def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test, num_classes=len(CLASSES)):
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-9
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
-    centroids = np.stack([x_train[y_train == c].mean(0) for c in range(len(CLASSES))])
+    centroids = np.stack([x_train[y_train == c].mean(0) for c in range(num_classes)])
     pred = np.argmin(((x_test[:, None] - centroids[None]) ** 2).sum(-1), 1)
     return (pred == y_test).mean()
 
@@ -174,6 +176,72 @@ def test_features_blind_to_a_rotation_of_the_motion_lose_most_classes():
 
     acc = _nearest_centroid_accuracy(*_split(invariant))
     assert 0.25 <= acc < 0.5, acc  # 39 %: translation vs rotation/zoom, plus their speeds
+
+
+# ---------------------------------------------------------------- the relative family (docs/benchmarks.md)
+
+RELATIVE = FAMILIES["relative"]
+# (|background| / |object|, cosine of the angle between them) of each class's mean flows
+EXPECTED = {"background_still": (0.0, 0.0), "background_along": (1.0, 1.0), "background_against": (1.0, -1.0),
+            "background_across": (1.0, 0.0)}
+
+
+def _flow_clip(scene, frames=range(0, 14, 2), dt=2):
+    """Exact flow of the frame pairs (t, t + dt) as a clip (2, T, H, W) and the object's pixels (T, H, W)."""
+    flows, masks = zip(*(true_flow(scene, t, dt) for t in frames))
+    return torch.from_numpy(np.stack(flows)).permute(3, 0, 1, 2), torch.from_numpy(np.stack(masks))
+
+
+def _relative_statistic(flow, mask):
+    """The background's mean flow against the object's, (length ratio, cosine), in every frame
+    divided by its own longest vector, then averaged over the frames: what a frame-wise flow
+    encoder that pools over time can read. flow (2, T, H, W), mask (T, H, W) -> (2,)."""
+    f = normalize_per_frame(flow.movedim(0, 1))  # (T, 2, H, W)
+    on = mask[:, None].float()
+    obj = (f * on).sum((-2, -1)) / on.sum((-2, -1))  # (T, 2)
+    bg = (f * (1 - on)).sum((-2, -1)) / (1 - on).sum((-2, -1))
+    ratio = bg.norm(dim=1) / obj.norm(dim=1)
+    cos = (obj * bg).sum(1) / (obj.norm(dim=1) * bg.norm(dim=1) + 1e-6)
+    return torch.stack([ratio, cos], 1).mean(0).numpy()
+
+
+def test_relative_classes_survive_the_augmentations_of_mscl():
+    """Every FRA angle (pi among them) rotating every vector, the literal flip (picture mirrored, u
+    kept) and the physical one, each under per-frame normalisation and time pooling, leave the
+    statistic of every scene at its class's value: no scene changes class."""
+    assert any(np.isclose(fra_angle(c), np.pi) for c in range(NUM_ANGLES))
+    for label, name in enumerate(RELATIVE):
+        for n in range(3):
+            scene, _ = video_scene(6, label, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+            flow, mask = _flow_clip(scene)
+            views = [(flow_rotation(flow, fra_angle(c)), mask) for c in range(NUM_ANGLES)]
+            views += [(flip_flow(flow, torch.tensor(True), negate_u=neg), mask.flip(-1)) for neg in (False, True)]
+            for view, on in [(flow, mask), *views]:
+                np.testing.assert_allclose(_relative_statistic(view, on), EXPECTED[name], atol=1e-3)
+
+
+def test_an_invariant_statistic_separates_the_relative_classes():
+    def features(scenes):
+        return np.stack([_relative_statistic(*_flow_clip(s)) for s, _ in scenes])
+
+    def scenes(seed):
+        return [video_scene(seed, c, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+                for c in range(len(RELATIVE)) for n in range(12)]
+
+    train, test = scenes(1), scenes(2)
+    y_train, y_test = (np.array([s.label for s, _ in x]) for x in (train, test))
+    acc = _nearest_centroid_accuracy(features(train), y_train, features(test), y_test, len(RELATIVE))
+    assert acc >= 0.95, acc
+
+
+def test_the_relative_classes_share_the_object_motion():
+    """Only the background tells the classes apart: the object's speed is drawn the same way for
+    each, and it moves as fast as the background wherever the background moves."""
+    for label, name in enumerate(RELATIVE):
+        for n in range(4):
+            scene, _ = video_scene(3, label, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+            v, b = np.hypot(*scene.velocity), np.hypot(*scene.background_velocity)
+            assert 0.5 < v <= 1.2 and np.isclose(b, 0.0 if name == "background_still" else v)
 
 
 def test_video_number_reads_back_what_generate_names(tmp_path):
