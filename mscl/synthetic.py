@@ -88,7 +88,7 @@ def _evaluate(texture: np.ndarray, base: np.ndarray, x: np.ndarray, y: np.ndarra
     return base + np.cos(phase) @ colours
 
 
-def _direction_motion(rng: np.random.Generator, name: str, speed: float, radius: float) -> dict:
+def _direction_motion(name: str, speed: float, radius: float) -> dict:
     """Texture drift, rotation or zoom of a ``direction`` class: the outline does not move."""
     motion = {"drift": (0.0, 0.0), "omega": 0.0, "zoom": 0.0}
     if name in DIRECTIONS:
@@ -125,7 +125,7 @@ def draw_scene(rng: np.random.Generator, label: int, *, height: int, width: int,
     scene = {"start": tuple(box[:2] + rng.uniform(0, 1, 2) * (box[2:] - box[:2])), "velocity": (0.0, 0.0),
              "drift": (0.0, 0.0), "omega": 0.0, "zoom": 0.0, "background_velocity": (0.0, 0.0)}
     if family == "direction":
-        scene |= _direction_motion(rng, name, speed, radius)
+        scene |= _direction_motion(name, speed, radius)
     else:
         scene |= _relative_motion(rng, name, speed, box, span)
     lo, hi = np.log(OBJECT_BAND)

@@ -8,6 +8,7 @@ import torch
 from mscl.synthetic import (CLASSES, FAMILIES, draw_scene, generate, pose, render_frame, render_video, true_flow,
                             video_number, video_scene)
 from mscl.flow.colorwheel import normalize_per_frame
+from mscl.params import IndexParams
 from mscl.transforms.flow_rotation import NUM_ANGLES, fra_angle, flow_rotation
 from mscl.transforms.spatial import flip_flow
 
@@ -217,6 +218,11 @@ def test_the_relative_classes_share_the_object_motion():
             scene, _ = video_scene(3, label, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
             v, b = np.hypot(*scene.velocity), np.hypot(*scene.background_velocity)
             assert 0.5 < v <= 1.2 and np.isclose(b, 0.0 if name == "background_still" else v)
+
+
+def test_index_family_offers_every_family():
+    field = next(f for f in dataclasses.fields(IndexParams) if f.name == "family")
+    assert set(field.metadata["choices"]) == set(FAMILIES)
 
 
 def test_video_number_reads_back_what_generate_names(tmp_path):
