@@ -21,10 +21,10 @@ import time
 import numpy as np
 import torch
 
+from mscl.camera import camera_views, looping_poses, sample_photo
 from mscl.flow.tvl1 import to_gray, tvl1_pairs_opencv
 from mscl.flow.tvl1_torch import tvl1_pairs_torch
 from mscl.params import FlowParams, default
-from mscl.synthetic import camera_views, looping_poses, sample_photo
 
 
 def panning_frames(T: int, H: int, W: int) -> np.ndarray:

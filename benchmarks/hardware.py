@@ -36,7 +36,7 @@ from mscl.params import FlowParams, FramesParams, PretrainParams, default  # noq
 from mscl.pipeline.frames import decode_one, frame_job  # noqa: E402
 from mscl.report import write_table  # noqa: E402
 from mscl.sampling.screening import video_frame_scores  # noqa: E402
-from mscl.synthetic import camera_pan, sample_photo  # noqa: E402
+from mscl.camera import camera_pan, sample_photo  # noqa: E402
 
 # the datasets' sizes (train and test videos of split 1; Kinetics-400 train): videos, mean frames
 DATASETS = {"UCF101": (13_320, 186), "HMDB51": (6_766, 94), "Kinetics-400 (train)": (240_000, 285)}

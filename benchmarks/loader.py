@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mscl.camera import camera_flow, camera_views, looping_poses, sample_photo
 from mscl.data.pretrain import PretrainDataset, collate, make_loader, prepare_batch
 from mscl.data.sampler import batches_from
 from mscl.io.flow_files import FlowReader, write_flow
 from mscl.io.frames import FrameReader, decode_jpeg, write_frames
 from mscl.params import PretrainParams, default
 from mscl.sampling.clips import clip_indices, num_flows, rgb_index
-from mscl.synthetic import (camera_flow, camera_views, draw_scene, looping_poses, render_video, sample_photo,
-                            true_flow)
+from mscl.synthetic import draw_scene, render_video, true_flow
 
 OFFSET, STEP = 8, 2  # MSCL's flow pairing (docs/mscl.md §2.1)
 

@@ -27,7 +27,7 @@ from mscl.synthetic import SHAPES, video_number, video_scene
 def scene_shape(video_id: str, label: int, index) -> int:
     """Index in SHAPES of the object of a synthetic video (as generated with the ``index`` params)."""
     scene, _ = video_scene(index.seed, label, video_number(video_id), height=index.height, width=index.width,
-                           num_frames=index.num_frames, speed=index.speed)
+                           num_frames=index.num_frames, speed=index.speed, family=index.family)
     return SHAPES.index(scene.shape)
 
 

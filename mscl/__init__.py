@@ -13,7 +13,7 @@ Layers (a module imports only from packages of layers below its own, never from 
 of its layer; each package sits one above the highest it imports; ``tests/test_layering.py``
 checks both):
 
-0. ``params``, ``dist``, ``io``, ``transforms``, ``losses``, ``report``, ``stats``
+0. ``params``, ``dist``, ``io``, ``transforms``, ``losses``, ``report``, ``stats``, ``camera``
 1. ``synthetic``, ``flow``, ``models``, ``preset``
 2. ``sampling``, ``bench``
 3. ``data``

@@ -56,6 +56,8 @@ class IndexParams:
     width: int = _f(min=16)
     fps: int = _f(min=1)
     speed: float = _f(min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
+    family: str = _f(choices=("direction", "relative"), doc="synthetic motion classes: direction (8: translations, "
+                     "rotations, zooms) or relative (4: the background's motion against the object's), docs/benchmarks.md")
     test_fraction: float = _f(min=0.0, max=0.9)
     seed: int = _f(min=0)
 

@@ -1,10 +1,16 @@
 """The synthetic classes are defined by motion alone."""
+import dataclasses
+
+import cv2
 import numpy as np
 import torch
 
-from mscl.synthetic import (CLASSES, camera_flow, camera_pan, camera_views, draw_scene, generate, looping_poses, pose,
-                            render_frame, render_video, sample_photo, true_flow, video_number, video_scene)
-from mscl.transforms.flow_rotation import flow_rotation
+from mscl.synthetic import (CLASSES, FAMILIES, draw_scene, generate, pose, render_frame, render_video, true_flow,
+                            video_number, video_scene)
+from mscl.flow.colorwheel import normalize_per_frame
+from mscl.params import IndexParams
+from mscl.transforms.flow_rotation import NUM_ANGLES, fra_angle, flow_rotation
+from mscl.transforms.spatial import flip_flow
 
 H, W, T = 48, 64, 16
 
@@ -17,10 +23,10 @@ def _scenes(per_class, seed):
     return out
 
 
-def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test):
+def _nearest_centroid_accuracy(x_train, y_train, x_test, y_test, num_classes=len(CLASSES)):
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-9
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
-    centroids = np.stack([x_train[y_train == c].mean(0) for c in range(len(CLASSES))])
+    centroids = np.stack([x_train[y_train == c].mean(0) for c in range(num_classes)])
     pred = np.argmin(((x_test[:, None] - centroids[None]) ** 2).sum(-1), 1)
     return (pred == y_test).mean()
 
@@ -71,13 +77,44 @@ def test_true_flow_matches_the_rendered_motion():
     rng = np.random.default_rng(0)
     scene = draw_scene(rng, CLASSES.index("right"), height=H, width=W, num_frames=T, speed=1.0)
     flow, mask = true_flow(scene, 3)
-    assert np.allclose(flow[mask], [scene.velocity[0], 0.0], atol=1e-6) and scene.velocity[0] > 0
+    assert np.allclose(flow[mask], [scene.drift[0], 0.0], atol=1e-6) and scene.drift[0] > 0
+    assert np.allclose(flow[~mask], 0.0)  # the background stays still
     rot = draw_scene(rng, CLASSES.index("rotate_cw"), height=H, width=W, num_frames=T, speed=1.0)
     c, _, _ = pose(rot, 0)
     flow, mask = true_flow(rot, 0)
     # clockwise on screen (y down): a point right of the centre moves down
     right = mask & (np.arange(W)[None, :] > c[0] + 2) & (np.abs(np.arange(H)[:, None] - c[1]) < 2)
     assert (flow[right, 1] > 0).all()
+
+
+def test_rendered_frames_move_by_the_true_flow():
+    """Frame t + 2 sampled where the true flow sends each pixel of frame t gives frame t back, for
+    every class of both families (object pixels that stay on the object, background pixels that
+    stay off it), much closer than frame t + 2 unwarped."""
+    H2, W2 = 64, 80
+    for family, classes in FAMILIES.items():
+        for label in range(len(classes)):
+            scene, _ = video_scene(4, label, 0, height=H2, width=W2, num_frames=T, speed=2.0, family=family)
+            scene = dataclasses.replace(scene, noise=0.0)
+            f0, f2 = (render_frame(scene, t, np.random.default_rng(0)).astype(np.float32) for t in (5, 7))
+            flow, on = true_flow(scene, 5, 2)
+            ys, xs = np.mgrid[0:H2, 0:W2]
+            x2, y2 = (xs + flow[..., 0]).astype(np.float32), (ys + flow[..., 1]).astype(np.float32)
+            warped = cv2.remap(f2, x2, y2, cv2.INTER_LINEAR)
+            on2 = cv2.remap(true_flow(scene, 7)[1].astype(np.float32), x2, y2, cv2.INTER_LINEAR)
+            edge = cv2.dilate(on.astype(np.uint8), np.ones((5, 5), np.uint8)) > cv2.erode(on.astype(np.uint8), np.ones((5, 5), np.uint8))
+            keep = (x2 > 1) & (x2 < W2 - 2) & (y2 > 1) & (y2 < H2 - 2) & ~edge & ((on & (on2 == 1)) | (~on & (on2 == 0)))
+            err, unwarped = np.abs(warped - f0).mean(-1)[keep], np.abs(f2 - f0).mean(-1)[keep]
+            assert err.mean() < 0.2 * unwarped.mean() + 0.5, (classes[label], err.mean(), unwarped.mean())
+
+
+def test_the_outline_of_a_direction_class_stays_where_it_was_drawn():
+    """Place and size of a direction-class object are the same at every frame (criterion of
+    benchmarks/shortcuts.py); only its content moves, and a rotating outline turns in place."""
+    for scene, _ in _scenes(2, 9):
+        (c0, a0, r0), (c1, a1, r1) = pose(scene, 0), pose(scene, T - 1)
+        assert np.array_equal(c0, c1) and r0 == r1
+        assert (a1 != a0) == CLASSES[scene.label].startswith("rotate")
 
 
 def test_videos_are_reproducible_and_in_frame():
@@ -89,30 +126,6 @@ def test_videos_are_reproducible_and_in_frame():
         for t in (0, T - 1):
             centre, _, radius = pose(scene, t)
             assert 0 <= centre[0] <= W and 0 <= centre[1] <= H and radius > 0
-
-
-def test_camera_pan_moves_the_photo_by_its_true_flow():
-    frames, flow = camera_pan(sample_photo(), T=3, H=48, W=64, step=(2.0, 1.0), zoom=1.0)
-    assert frames.shape == (3, 48, 64, 3) and flow.shape == (2, 48, 64, 2)
-    np.testing.assert_allclose(flow, np.broadcast_to([-2.0, -1.0], flow.shape), atol=1e-9)  # the camera pans right and down
-    f0, f1 = frames[0].astype(float), frames[1].astype(float)
-    moved = np.abs(f1[4:-6, 4:-6] - f0[5:-5, 6:-4]).mean()  # frame-0 pixel (x, y) sits at (x - 2, y - 1) in frame 1
-    still = np.abs(f1[4:-6, 4:-6] - f0[4:-6, 4:-6]).mean()
-    assert moved < 0.2 * still
-
-
-def test_camera_flow_between_any_two_poses_moves_points_onto_their_match():
-    photo = sample_photo()
-    poses = looping_poses(photo.shape, 12, 48, 64)
-    frames = camera_views(photo, poses, 48, 64)
-    flow = camera_flow(poses[0], poses[8], 48, 64)  # 8 frames apart, as MSCL pairs them
-    assert 3 < np.abs(flow).max() < 30
-    ys, xs = np.mgrid[8:40, 8:56]
-    x1, y1 = np.rint(xs + flow[ys, xs, 0]).astype(int), np.rint(ys + flow[ys, xs, 1]).astype(int)
-    inside = (x1 >= 0) & (x1 < 64) & (y1 >= 0) & (y1 < 48)
-    matched = np.abs(frames[8][y1[inside], x1[inside]].astype(float) - frames[0][ys[inside], xs[inside]]).mean()
-    unmoved = np.abs(frames[8][ys, xs].astype(float) - frames[0][ys, xs]).mean()
-    assert matched < 0.5 * unmoved
 
 
 def test_rotating_the_flow_vectors_turns_each_class_into_another():
@@ -139,6 +152,77 @@ def test_features_blind_to_a_rotation_of_the_motion_lose_most_classes():
 
     acc = _nearest_centroid_accuracy(*_split(invariant))
     assert 0.25 <= acc < 0.5, acc  # 39 %: translation vs rotation/zoom, plus their speeds
+
+
+# ---------------------------------------------------------------- the relative family (docs/benchmarks.md)
+
+RELATIVE = FAMILIES["relative"]
+# (|background| / |object|, cosine of the angle between them) of each class's mean flows
+EXPECTED = {"background_still": (0.0, 0.0), "background_along": (1.0, 1.0), "background_against": (1.0, -1.0),
+            "background_across": (1.0, 0.0)}
+
+
+def _flow_clip(scene, frames=range(0, 14, 2), dt=2):
+    """Exact flow of the frame pairs (t, t + dt) as a clip (2, T, H, W) and the object's pixels (T, H, W)."""
+    flows, masks = zip(*(true_flow(scene, t, dt) for t in frames))
+    return torch.from_numpy(np.stack(flows)).permute(3, 0, 1, 2), torch.from_numpy(np.stack(masks))
+
+
+def _relative_statistic(flow, mask):
+    """The background's mean flow against the object's, (length ratio, cosine), in every frame
+    divided by its own longest vector, then averaged over the frames: what a frame-wise flow
+    encoder that pools over time can read. flow (2, T, H, W), mask (T, H, W) -> (2,)."""
+    f = normalize_per_frame(flow.movedim(0, 1))  # (T, 2, H, W)
+    on = mask[:, None].float()
+    obj = (f * on).sum((-2, -1)) / on.sum((-2, -1))  # (T, 2)
+    bg = (f * (1 - on)).sum((-2, -1)) / (1 - on).sum((-2, -1))
+    ratio = bg.norm(dim=1) / obj.norm(dim=1)
+    cos = (obj * bg).sum(1) / (obj.norm(dim=1) * bg.norm(dim=1) + 1e-6)
+    return torch.stack([ratio, cos], 1).mean(0).numpy()
+
+
+def test_relative_classes_survive_the_augmentations_of_mscl():
+    """Every FRA angle (pi among them) rotating every vector, the literal flip (picture mirrored, u
+    kept) and the physical one, each under per-frame normalisation and time pooling, leave the
+    statistic of every scene at its class's value: no scene changes class."""
+    assert any(np.isclose(fra_angle(c), np.pi) for c in range(NUM_ANGLES))
+    for label, name in enumerate(RELATIVE):
+        for n in range(3):
+            scene, _ = video_scene(6, label, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+            flow, mask = _flow_clip(scene)
+            views = [(flow_rotation(flow, fra_angle(c)), mask) for c in range(NUM_ANGLES)]
+            views += [(flip_flow(flow, torch.tensor(True), negate_u=neg), mask.flip(-1)) for neg in (False, True)]
+            for view, on in [(flow, mask), *views]:
+                np.testing.assert_allclose(_relative_statistic(view, on), EXPECTED[name], atol=1e-3)
+
+
+def test_an_invariant_statistic_separates_the_relative_classes():
+    def features(scenes):
+        return np.stack([_relative_statistic(*_flow_clip(s)) for s, _ in scenes])
+
+    def scenes(seed):
+        return [video_scene(seed, c, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+                for c in range(len(RELATIVE)) for n in range(12)]
+
+    train, test = scenes(1), scenes(2)
+    y_train, y_test = (np.array([s.label for s, _ in x]) for x in (train, test))
+    acc = _nearest_centroid_accuracy(features(train), y_train, features(test), y_test, len(RELATIVE))
+    assert acc >= 0.95, acc
+
+
+def test_the_relative_classes_share_the_object_motion():
+    """Only the background tells the classes apart: the object's speed is drawn the same way for
+    each, and it moves as fast as the background wherever the background moves."""
+    for label, name in enumerate(RELATIVE):
+        for n in range(4):
+            scene, _ = video_scene(3, label, n, height=H, width=W, num_frames=T, speed=1.0, family="relative")
+            v, b = np.hypot(*scene.velocity), np.hypot(*scene.background_velocity)
+            assert 0.5 < v <= 1.2 and np.isclose(b, 0.0 if name == "background_still" else v)
+
+
+def test_index_family_offers_every_family():
+    field = next(f for f in dataclasses.fields(IndexParams) if f.name == "family")
+    assert set(field.metadata["choices"]) == set(FAMILIES)
 
 
 def test_video_number_reads_back_what_generate_names(tmp_path):

@@ -20,7 +20,8 @@ def build_index(p: IndexParams, raw_dir: str | Path) -> pd.DataFrame:
     from the dataset at ``p.root``."""
     if p.source == "synthetic":
         records = generate(raw_dir, videos_per_class=p.videos_per_class, num_frames=p.num_frames, height=p.height,
-                           width=p.width, fps=p.fps, speed=p.speed, test_fraction=p.test_fraction, seed=p.seed)
+                           width=p.width, fps=p.fps, speed=p.speed, test_fraction=p.test_fraction, seed=p.seed,
+                           family=p.family)
         return videos_frame(records)
     root = Path(p.root)
     if not p.root or not root.is_dir():

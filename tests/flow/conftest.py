@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mscl.synthetic import camera_pan, sample_photo
+from mscl.camera import camera_pan, sample_photo
 
 SIZE = 64  # synthetic frames are SIZE x SIZE
 MARGIN = 8  # border pixels left out of accuracy checks (motion enters/leaves the image there)

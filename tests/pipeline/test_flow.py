@@ -76,7 +76,7 @@ def test_rerun_reuses_and_tvl1_param_change_recomputes(tmp_path):
 
 @pytest.mark.parametrize("backend", ["opencv", "torch"])
 def test_compose_chains_consecutive_flows_into_the_stored_pairs(tmp_path, backend):
-    # objects 2 px per frame over offset 8: 16 px, beyond what TV-L1 finds between the two frames
+    # a texture moving 2 px per frame, over offset 8: 16 px, beyond what TV-L1 finds between the two frames
     rng = np.random.default_rng(5)
     scene = draw_scene(rng, CLASSES.index("right"), height=64, width=96, num_frames=12, speed=2.0)
     write_frames(tmp_path / "frames/v.zip", render_video(scene, rng), quality=95, meta={"fingerprint": "v"})
@@ -89,5 +89,9 @@ def test_compose_chains_consecutive_flows_into_the_stored_pairs(tmp_path, backen
         with FlowReader(tmp_path / f"flow{compose}/v.zip") as r:
             flow = r.read([1])[0]
         truth, mask = true_flow(scene, 2, dt=8)
-        errors[compose] = np.median(np.hypot(*(flow[mask] - truth[mask]).T))
-    assert errors[True] < 1.0 < errors[False], errors
+        ys, xs = np.nonzero(mask)  # the texture moves behind a still outline: keep the pixels that stay on it
+        ex, ey = (np.clip(np.rint(c + truth[ys, xs, k]).astype(int), 0, n - 1) for c, k, n in ((xs, 0, 96), (ys, 1, 64)))
+        stays = mask[ey, ex]
+        errors[compose] = np.median(np.hypot(*(flow[ys[stays], xs[stays]] - truth[ys[stays], xs[stays]]).T))
+    # (FAST: a reduced solver; docs/optical-flow.md has the default solver on the benchmark data)
+    assert errors[True] < 1.5 and errors[True] < errors[False] / 8, errors

@@ -3,6 +3,7 @@ import pytest
 from mscl.io.datasets import DatasetLayoutError
 from mscl.params import IndexParams, default
 from mscl.pipeline.index import build_index, index_metrics
+from mscl.synthetic import FAMILIES
 
 
 def test_build_index_errors_name_the_problem(tmp_path):
@@ -20,3 +21,9 @@ def test_build_index_synthetic(tmp_path):
     assert (df["split"] == "test").sum() == 8
     assert all((tmp_path / "raw" / f"{v}.mp4").exists() for v in df["video_id"])
     assert index_metrics(df) == {"videos": 16, "classes": 8, "train": 8, "val": 0, "test": 8}
+
+
+def test_build_index_synthetic_relative_family(tmp_path):
+    p = default(IndexParams, family="relative", videos_per_class=1, num_frames=4, height=32, width=40)
+    df = build_index(p, tmp_path / "raw")
+    assert df.sort_values("label")["label_name"].tolist() == list(FAMILIES["relative"])
