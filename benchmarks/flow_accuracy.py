@@ -1,7 +1,8 @@
 """TV-L1 accuracy on the synthetic motion: end-point error against the generator's exact flow.
 
 For each class of the synthetic dataset, a few videos drawn as the index stage draws them
-(size and speed from ``index`` of the params file, or the options), and for each flow offset
+(size and speed from the pretraining set ``pretrain.data`` of the params file, or the options),
+and for each flow offset
 two frame pairs (from frame 0 and from the middle): the OpenCV TV-L1 flow with the params file's
 solver settings, compared with :func:`mscl.synthetic.true_flow` over the pixels that belong to
 the object. Reported per offset: the true displacement, the median over pairs of the per-pair
@@ -38,18 +39,18 @@ def pair_errors(scene, frames: np.ndarray, offset: int, flow_params) -> list[tup
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", default="params.yaml", help="flow solver settings and the synthetic index")
+    ap.add_argument("--params", default="params.yaml", help="flow solver settings and the synthetic pretraining set")
     ap.add_argument("--offsets", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--videos", type=int, default=3, help="videos per class")
-    ap.add_argument("--speed", type=float, help="object speed, px per frame (default: index.speed)")
+    ap.add_argument("--speed", type=float, help="object speed, px per frame (default: the dataset's speed)")
     ap.add_argument("--height", type=int)
     ap.add_argument("--width", type=int)
     args = ap.parse_args(argv)
-    index, flow = stage_params(args.params, "index", "flow")
-    index = dataclasses.replace(index, **{k: getattr(args, k) for k in ("speed", "height", "width")
+    datasets, pretrain, flow = stage_params(args.params, "datasets", "pretrain", "flow")
+    index = dataclasses.replace(datasets[pretrain.data], **{k: getattr(args, k) for k in ("speed", "height", "width")
                                          if getattr(args, k) is not None})
     if max(args.offsets) >= index.num_frames:
-        raise SystemExit(f"error: offsets must be below index.num_frames ({index.num_frames})")
+        raise SystemExit(f"error: offsets must be below the dataset's num_frames ({index.num_frames})")
     videos = []
     for label in range(len(CLASSES)):
         for n in range(args.videos):

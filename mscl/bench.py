@@ -1,8 +1,8 @@
 """The motion benchmark: a grid of named DVC experiments from one preset file, and its table.
 
 ``python -m mscl.bench run`` (``make bench``) runs, one after the other in the workspace,
-``dvc exp run -n bench-<arm>-s<seed> -S ... linear retrieve`` for every arm and seed of
-``benchmarks/motion.yaml``: the first experiment computes the shared index, frames, flow and
+``dvc exp run -n bench-<arm>-s<seed> -S ... linear@motion retrieve@motion`` for every arm and seed
+of ``benchmarks/motion.yaml``: the first experiment computes the shared index, frames, flow and
 screen outputs, the others find them unchanged. It is resumable: an experiment (of any commit)
 that has its metrics and ran with the values the preset now gives it is skipped, one that ran
 with other values is run again, an interrupted pretraining resumes from its checkpoint, and a
@@ -43,13 +43,15 @@ from mscl.report import experiment_rows, flatten, lookup, replace_between_marker
 PRESET = Path("benchmarks/motion.yaml")
 RESULTS = Path("benchmarks/results/motion.json")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-TARGETS = ("linear", "retrieve")
+DATASET = "motion"  # the named dataset (params.yaml) the grid pretrains and evaluates on
+TARGETS = (f"linear@{DATASET}", f"retrieve@{DATASET}")
 # the stages every experiment of the grid shares (their outputs are computed once)
-SHARED = ("index", "frames", "flow", "screen")
+SHARED = (f"index@{DATASET}", f"frames@{DATASET}", "flow", "screen")
 # workspace paths an experiment run in place rewrites
 WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "logs", "dvclive")
 # (column, metrics file, key)
-METRICS = [("linear top-1", "metrics/linear.json", "video_top1"), ("retrieval R@1", "metrics/retrieval.json", "R@1")]
+METRICS = [("linear top-1", f"metrics/{DATASET}/linear.json", "video_top1"),
+           ("retrieval R@1", f"metrics/{DATASET}/retrieval.json", "R@1")]
 
 
 @dataclasses.dataclass(frozen=True)

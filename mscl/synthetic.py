@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscl.io.tables import is_test
+from mscl.io.tables import split_of
 from mscl.io.video import encode_video
 
 CLASSES = ("right", "left", "up", "down", "rotate_cw", "rotate_ccw", "zoom_in", "zoom_out")
@@ -173,16 +173,17 @@ def video_number(video_id: str) -> int:
 
 
 def generate(out_dir: str | Path, *, videos_per_class: int, num_frames: int, height: int, width: int, fps: int,
-             speed: float, test_fraction: float, seed: int) -> list[dict]:
-    """Render and encode the dataset under ``out_dir/<class>/<class>_<n>.mp4``; returns video records."""
+             speed: float, test_fraction: float, val_fraction: float, seed: int) -> list[dict]:
+    """Render and encode the dataset under ``out_dir/<class>/<class>_<n>.mp4``; returns video records
+    (video n of a class goes to the split :func:`mscl.io.tables.split_of` gives it)."""
     records = []
     for label, name in enumerate(CLASSES):
         for n in range(videos_per_class):
             scene, rng = video_scene(seed, label, n, height=height, width=width, num_frames=num_frames, speed=speed)
             path = Path(out_dir) / name / f"{name}_{n:04d}.mp4"
             encode_video(path, render_video(scene, rng), fps=fps)
-            split = "test" if is_test(n, test_fraction) else "train"
-            records.append({"video_id": f"{name}/{path.stem}", "path": str(path), "label": label, "label_name": name, "split": split})
+            records.append({"video_id": f"{name}/{path.stem}", "path": str(path), "label": label, "label_name": name,
+                            "split": split_of(n, test_fraction, val_fraction)})
     return records
 
 

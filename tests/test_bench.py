@@ -44,7 +44,8 @@ def test_select_runs_part_of_the_grid_and_rejects_names_it_lacks():
 
 def test_table_means_sds_and_per_seed_values():
     exps = grid(PRESET)
-    files = lambda top1, r1: {"metrics/linear.json": {"video_top1": top1}, "metrics/retrieval.json": {"R@1": r1},
+    (_, linear, _), (_, retrieval, _) = bench.METRICS
+    files = lambda top1, r1: {linear: {"video_top1": top1}, retrieval: {"R@1": r1},
                               "metrics/pretrain.json": {"knn_top1": 20.0}}
     done = {n: {"files": f} for n, f in {"bench-mscl-s0": files(40.0, 30.0), "bench-mscl-s1": files(50.0, 34.0),
                                          "bench-random-s0": files(12.0, 11.0)}.items()}
@@ -73,17 +74,20 @@ def test_the_shipped_preset_is_a_valid_grid():
     assert len(preset["seeds"]) >= 3 and {"mscl-paper", "mscl-released", "moco-rgb", "random-init"} <= set(preset["arms"])
     base = yaml.safe_load((REPO / "params.yaml").read_text())
     for e in exps:
-        doc = {s: dict(v) for s, v in base.items()}
+        doc = copy.deepcopy(base)
         for key, value in e.sets.items():
-            section, name = key.split(".")
-            doc[section][name] = value
+            *path, name = key.split(".")  # datasets.motion.seed: a key of a named dataset
+            node = doc
+            for part in path:
+                node = node[part]
+            node[name] = value
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "params.yaml"
             path.write_text(yaml.safe_dump(doc))
             for section in doc:
                 load_section(path, section)
     # statistical power: at least 8 classes (the synthetic set has 8) and 200 test videos
-    p = preset["params"]["index"]
+    p = preset["params"]["datasets"][bench.DATASET]
     assert p["videos_per_class"] * 8 * p["test_fraction"] >= 200
 
 
@@ -117,7 +121,8 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
 def _shown(baseline, *exps):
     """``dvc exp show --json`` of experiments (name, rev, timestamp, params, top-1) from one baseline."""
     def node(name, rev, ts, params, top1):
-        metrics = {"metrics/linear.json": {"data": {"video_top1": top1}}, "metrics/retrieval.json": {"data": {"R@1": 9.0}}}
+        (_, linear, _), (_, retrieval, _) = bench.METRICS
+        metrics = {linear: {"data": {"video_top1": top1}}, retrieval: {"data": {"R@1": 9.0}}}
         return {"rev": rev, "name": name, "data": {"timestamp": ts, "params": {"params.yaml": {"data": params}},
                                                    "metrics": metrics}}
     return [{"rev": baseline, "name": None, "data": {}, "experiments": [{"revs": [node(*e)]} for e in exps]}]
@@ -182,7 +187,7 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_reruns_a_stale_
     monkeypatch.setattr(bench, "_dvc", fake_dvc)
     bench.run(Path("preset.yaml"), seeds=[0])
     commands = [" ".join(a[:3]) for a, _ in calls]
-    assert commands == ["exp show --json", "checkout --quiet index", "exp remove bench-random-s0",
+    assert commands == ["exp show --json", f"checkout --quiet {bench.SHARED[0]}", "exp remove bench-random-s0",
                         "exp run -n", "checkout --quiet"]
     assert calls[1][0][2:] == bench.SHARED
     assert calls[3][0][3] == "bench-random-s0" and calls[3][1] == "the shared stages of bench-mscl-s0\n"
@@ -198,7 +203,8 @@ def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(
     find them unchanged, and a second invocation has nothing left to queue."""
     copy_project(tmp_path)
     tiny_params(tmp_path / "params.yaml", PROJECT)
-    preset = {"params": {"pretrain": {"seed": "{seed}", "method": "mscl"}, "index": {"seed": 1}}, "seeds": [0, 1],
+    preset = {"params": {"pretrain": {"seed": "{seed}", "method": "mscl"}, "datasets": {bench.DATASET: {"seed": 1}}},
+              "seeds": [0, 1],
               "arms": {"mscl": {}}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(preset))
     git = ["git", "-C", str(tmp_path)]
@@ -222,7 +228,7 @@ def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(
         log = call("-m", "dvc", "queue", "logs", name)
         for stage in bench.SHARED:
             assert f"Stage '{stage}' didn't change" in log, log
-        assert "Running stage 'pretrain'" in log and "Running stage 'retrieve'" in log
+        assert "Running stage 'pretrain'" in log and f"Running stage '{bench.TARGETS[-1]}'" in log
     assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
     again = call("-m", "mscl.bench", "run", "--queue", "--preset", "tiny.yaml")
     assert "queued" not in again and again.count("done, skipped") == 2, again

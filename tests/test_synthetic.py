@@ -143,5 +143,12 @@ def test_features_blind_to_a_rotation_of_the_motion_lose_most_classes():
 
 def test_video_number_reads_back_what_generate_names(tmp_path):
     records = generate(tmp_path, videos_per_class=2, num_frames=2, height=16, width=16, fps=8, speed=1.0,
-                       test_fraction=0.5, seed=3)
+                       test_fraction=0.5, val_fraction=0.0, seed=3)
     assert [(r["label"], video_number(r["video_id"])) for r in records] == [(c, n) for c in range(len(CLASSES)) for n in (0, 1)]
+
+
+def test_generate_assigns_train_val_and_test_per_class(tmp_path):
+    records = generate(tmp_path, videos_per_class=4, num_frames=2, height=16, width=16, fps=8, speed=1.0,
+                       test_fraction=0.5, val_fraction=0.25, seed=3)
+    for c in range(len(CLASSES)):
+        assert [r["split"] for r in records if r["label"] == c] == ["train", "test", "val", "test"]

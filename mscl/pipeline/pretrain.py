@@ -41,6 +41,8 @@ class PretrainPaths:
     frames_dir: str
     flow_dir: str
     samples_csv: str
+    monitor_videos_csv: str
+    monitor_frames_dir: str
     model_dir: str
     live_dir: str
     metrics: str
@@ -88,13 +90,14 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tup
     return PretrainDataset(samples, frames, flow, paths.frames_dir, paths.flow_dir, p=p, offset=offset, step=step)
 
 
-def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module) -> dict:
-    """{logged name: check of the model}: kNN top-1 of the RGB encoder (every method) and, with
-    flow, leave-one-out kNN top-1 of the flow encoder on the train split."""
-    rgb = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.clip_len, crop_size=p.crop_size, k=p.knn_k,
-                     max_videos=p.knn_videos)
+def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module, *, flow_of_val: bool) -> dict:
+    """{logged name: check of the model}: kNN top-1 of the RGB encoder on the monitor set's val
+    split (every method) and, with flow and ``flow_of_val`` (the monitor set is the pretraining
+    set, whose val videos got flow), leave-one-out kNN top-1 of the flow encoder on that split."""
+    rgb = KnnMonitor(paths.monitor_videos_csv, paths.monitor_frames_dir, num_frames=p.clip_len, crop_size=p.crop_size,
+                     k=p.knn_k, max_videos=p.knn_videos)
     monitors = {"knn_top1": lambda model, device: rgb(model.backbone, device)}
-    if getattr(model, "flow", None) is not None:
+    if getattr(model, "flow", None) is not None and flow_of_val:
         flow = FlowKnnMonitor(paths.videos_csv, paths.flow_dir, clip_len=p.clip_len, interval=p.interval,
                               crop_size=p.crop_size, k=p.knn_k, max_videos=p.knn_videos)
         monitors["knn_flow_top1"] = lambda model, device: flow(model.flow.encoder_q, device)
@@ -114,9 +117,10 @@ def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     return h.hexdigest()
 
 
-def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int]) -> dict:
+def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int], flow_of_val: bool = False) -> dict:
     """Pretrain from the stage's inputs (resuming the checkpoint of an unfinished run of the same
-    params, data and code); then write the encoder, the curves and the metrics.
+    params, data and code); then write the encoder, the curves and the metrics. ``flow_of_val``:
+    the flow folder holds the monitor's val videos (:func:`knn_monitors`).
 
     The previous run's outputs stay untouched until this run has trained to the end: the curves
     grow in the working folder (:attr:`PretrainPaths.work_dir`) and replace ``live_dir`` at the
@@ -140,7 +144,7 @@ def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[in
     start, last = resume(paths.checkpoint, model, optimizer, fingerprint)
     log = TrainLog(paths.work_live, total=sched.total, start=start, log_every=p.log_every, last=last)
     batches = batches_from(loader, start, sched.total)
-    monitors = knn_monitors(p, paths, model) if p.knn_every and dist.is_main() else {}
+    monitors = knn_monitors(p, paths, model, flow_of_val=flow_of_val) if p.knn_every and dist.is_main() else {}
     try:
         last = train(prepare_model(model, p, device), model, batches, optimizer, sched, start=start, p=p, device=device,
                      log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, monitors=monitors)
@@ -168,10 +172,12 @@ def publish(paths: PretrainPaths, metrics: dict) -> None:
 
 
 PATHS = {
-    "videos_csv": "input: the video index",
-    "frames_dir": "input: frame containers + manifest.csv",
-    "flow_dir": "input: flow containers + manifest.csv (read by MSCL only)",
-    "samples_csv": "input: MDS samples (read by MSCL only)",
+    "videos_csv": "input: the video index of the pretraining set (pretrain.data)",
+    "frames_dir": "input: its frame containers + manifest.csv",
+    "flow_dir": "input: its flow containers + manifest.csv (read by MSCL only)",
+    "samples_csv": "input: its MDS samples (read by MSCL only)",
+    "monitor_videos_csv": "input: the video index of the kNN monitor's evaluation set (pretrain.monitor)",
+    "monitor_frames_dir": "input: its frame containers + manifest.csv",
     "model_dir": "output: encoder.pt + json (an unfinished run works in <model_dir>.partial)",
     "live_dir": "output: dvclive curves",
     "metrics": "output: metrics json",
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
                                     master_port=p.master_port)
         sys.exit(subprocess.run(cmd).returncode)
     paths = PretrainPaths(**{name: getattr(args, name) for name in PATHS})
-    pretrain(p, paths, frame_pairing=(flow.offset, flow.step))
+    pretrain(p, paths, frame_pairing=(flow.offset, flow.step), flow_of_val=p.monitor == p.data and "val" in flow.splits)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """kNN monitors: how well the encoders being trained already separate the labelled classes.
 
 Every ``pretrain.knn_every`` steps the pooled features of the RGB query encoder (eval mode, one
-centre view per video, the pretraining clip length and crop) of the labelled train videos
-classify the evaluation videos by a similarity-weighted vote of their k nearest neighbours. The
+centre view per video, the pretraining clip length and crop) of the labelled train videos of an
+evaluation set (``pretrain.monitor``) classify its val videos by a similarity-weighted vote of
+their k nearest neighbours; the test split is never read, so the curve may guide tuning. The
 views are decoded once and kept in memory (at most ``pretrain.knn_videos`` videos per split), so
 a check costs one forward pass over them. It reads labels only to monitor; training never sees them.
 
-With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``): flow exists
-for the train split only, so each train video is classified by the other train videos
-(leave-one-out). Side by side the two curves show where learning stops: a flow encoder that
-separates motion while the RGB encoder does not means the cross-modal transfer is the bottleneck.
+With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``) where flow of
+val videos exists: when the monitor set is the pretraining set and ``flow.splits`` holds val.
+Each val video is classified by the other val videos (leave-one-out). Side by side the two
+curves show where learning stops: a flow encoder that separates motion while the RGB encoder
+does not means the cross-modal transfer is the bottleneck.
 """
 from __future__ import annotations
 
@@ -72,11 +74,11 @@ def _subset(table: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 class KnnMonitor:
-    """kNN top-1 of the evaluation split from train-split neighbours (see the module docstring)."""
+    """kNN top-1 of the val split from train-split neighbours (see the module docstring)."""
 
     def __init__(self, videos_csv: str | Path, frames_dir: str | Path, *, num_frames: int, crop_size: int,
                  k: int, max_videos: int, batch_size: int = 32):
-        tables = split_tables(videos_csv, frames_dir)
+        tables = split_tables(videos_csv, frames_dir, split="val")
         self.k, self.batch_size, self.num_classes = k, batch_size, len(tables.classes)
         self.views, self.labels = {}, {}
         for name, table in (("train", tables.train), ("test", tables.test)):
@@ -100,7 +102,7 @@ class KnnMonitor:
 
 
 class FlowKnnMonitor:
-    """Leave-one-out kNN top-1 of the train videos with the flow encoder (see the module docstring).
+    """Leave-one-out kNN top-1 of the val videos with the flow encoder (see the module docstring).
 
     Views: the centre clip of each video's flow (``clip_len`` flows ``interval`` apart), every
     frame divided by its largest vector as in training, resized to short side ``crop_size``,
@@ -112,9 +114,10 @@ class FlowKnnMonitor:
         manifest = read_csv(Path(flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
         usable = manifest[manifest["status"].isin(USABLE) & (manifest["num_flows"] > 0)]
         videos = read_videos(videos_csv)
-        table = _subset(videos[["video_id", "label"]].merge(usable, on="video_id"), max_videos)
+        val = videos.loc[videos["split"] == "val", ["video_id", "label"]]
+        table = _subset(val.merge(usable, on="video_id"), max_videos)
         if table["label"].nunique() < 2:
-            raise ValueError("the flow kNN monitor needs flow of at least two classes")
+            raise ValueError("the flow kNN monitor needs flow of val videos of at least two classes")
         views = []
         for r in table.itertuples():
             L, span = int(r.num_flows), clip_len * interval

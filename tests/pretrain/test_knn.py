@@ -47,15 +47,17 @@ def test_flow_monitor_separates_directions_with_a_colour_pooling_encoder(tmp_pat
     from mscl.io.flow_files import write_flow
     from mscl.pretrain.knn import FlowKnnMonitor
 
-    # uniform flow: class 0 rightwards, class 1 upwards (3 videos each); the colour-coded clip's
-    # mean colour names the direction, so an encoder that averages colours separates the classes
+    # uniform flow: class 0 rightwards, class 1 upwards (3 val videos each); the colour-coded clip's
+    # mean colour names the direction, so an encoder that averages colours separates the classes.
+    # Train videos (the pretraining set's own) are not read: these two, mislabelled, would spoil it
     (tmp_path / "flow").mkdir()
     rows, flows = [], []
-    for v in range(6):
+    for v in range(8):
         label, direction = v % 2, [(3.0, 0.0), (0.0, -3.0)][v % 2]
         flow = np.broadcast_to(np.array(direction, np.float32), (5, 12, 16, 2)).copy()
         write_flow(tmp_path / "flow" / f"v{v}.zip", flow, bound=20.0, meta={"offset": 1, "step": 1})
-        rows.append({"video_id": f"v{v}", "path": "", "label": label, "label_name": str(label), "split": "train"})
+        split, label = ("val", label) if v < 6 else ("train", 1 - label)
+        rows.append({"video_id": f"v{v}", "path": "", "label": label, "label_name": str(label), "split": split})
         flows.append({"video_id": f"v{v}", "flow": f"v{v}.zip", "num_flows": 5, "status": "ok"})
     pd.DataFrame(rows).to_csv(tmp_path / "videos.csv", index=False)
     pd.DataFrame(flows).to_csv(tmp_path / "flow/manifest.csv", index=False)
