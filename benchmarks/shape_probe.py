@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     index = datasets.get(args.dataset)
     if index is None or index.source != "synthetic":
         raise SystemExit(f"error: the shape is known only for a synthetic dataset (datasets.{args.dataset}: {index})")
-    tables = split_tables(f"data/{args.dataset}/index/videos.csv", f"data/{args.dataset}/frames", split=evaluation.split)
+    data = f"data/{args.dataset}"
+    tables = split_tables(f"{data}/index/videos.csv", f"{data}/frames", split=evaluation.split)
     train, test = tables.train.copy(), tables.test.copy()
     for t in (train, test):
         t["label"] = [scene_shape(v, int(c), index) for v, c in zip(t.video_id, t.label)]

@@ -429,7 +429,8 @@ def _dataset(name, raw) -> DatasetParams:
         raise ParamsError(f"params.yaml: dataset name {name!r} may hold only letters, digits, '_' and '-' (it names "
                           "folders and DVC stages)")
     if not isinstance(raw, dict) or "source" not in raw:
-        raise ParamsError(f"params.yaml: {where} needs a source (one of {', '.join(SOURCE_KEYS)}) and that source's keys")
+        raise ParamsError(f"params.yaml: {where} needs a source (one of {', '.join(SOURCE_KEYS)}) and that "
+                          "source's keys")
     fields = {f.name: f for f in dataclasses.fields(DatasetParams)}
     hints = typing.get_type_hints(DatasetParams)
     source = _check(where, fields["source"], str, raw["source"])
@@ -438,9 +439,11 @@ def _dataset(name, raw) -> DatasetParams:
         if key not in fields:
             close = difflib.get_close_matches(str(key), reads, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ParamsError(f"params.yaml: unknown key {where}.{key}{hint} (source {source} reads {', '.join(reads)})")
+            raise ParamsError(f"params.yaml: unknown key {where}.{key}{hint} (source {source} reads "
+                              f"{', '.join(reads)})")
         if key != "source" and key not in reads:
-            raise ParamsError(f"params.yaml: {where}.{key} is not read by source {source} (it reads {', '.join(reads)})")
+            raise ParamsError(f"params.yaml: {where}.{key} is not read by source {source} (it reads "
+                              f"{', '.join(reads)})")
     missing = [k for k in reads if k not in raw]
     if missing:
         raise ParamsError(f"params.yaml: {where} lacks {', '.join(missing)} (source {source} reads {', '.join(reads)})")

@@ -103,7 +103,8 @@ def evaluation_sets(row: dict) -> list[str]:
 
 def results_table(rows: list[dict]) -> str:
     """Markdown table of the experiments, one row per experiment and evaluation set, with COLUMNS."""
-    lines = ["| experiment | evaluated on | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    header = "| experiment | evaluated on | " + " | ".join(c[0] for c in COLUMNS) + " |"
+    lines = [header, "|---" * (len(COLUMNS) + 2) + "|"]
     for r in rows:
         for dataset in evaluation_sets(r):
             cells = [str(lookup(r["files"].get(f.format(dataset=dataset), {}), key)) for _, f, key in COLUMNS]

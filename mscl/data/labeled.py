@@ -29,7 +29,8 @@ from torch.utils.data import Dataset
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE, read_csv, read_videos
 from mscl.transforms.color import normalize
-from mscl.transforms.spatial import box_slices, center_crop_box, random_resized_crop_boxes, resize_frames, three_crop_boxes
+from mscl.transforms.spatial import (box_slices, center_crop_box, random_resized_crop_boxes, resize_frames,
+                                    three_crop_boxes)
 
 MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "status"]
 
@@ -152,7 +153,8 @@ def eval_views(frames: np.ndarray, *, crop_size: int, crops: int) -> Tensor:
         (K * crops, 3, T, S, S) float, clip-major (views of clip 0 first).
     """
     boxes = [box_slices(b) for b in eval_boxes(frames.shape[2], frames.shape[3], crops)]
-    views = [to_clip(resize_frames([f[rows, cols] for f in clip], crop_size)) for clip in frames for rows, cols in boxes]
+    views = [to_clip(resize_frames([f[rows, cols] for f in clip], crop_size))  # (3, T, S, S) each
+             for clip in frames for rows, cols in boxes]
     return normalize(torch.stack(views))
 
 
@@ -213,5 +215,6 @@ class LabeledClips(Dataset):
         if self.train:
             views = train_view(frames, g, crop_size=self.crop_size, scale=self.scale)[None]
         else:
-            views = eval_views(frames.reshape(self.clips, T, *frames.shape[1:]), crop_size=self.crop_size, crops=self.crops)
+            clips = frames.reshape(self.clips, T, *frames.shape[1:])  # (K, T, H, W, 3)
+            views = eval_views(clips, crop_size=self.crop_size, crops=self.crops)
         return LabeledItem(views, self.labels[i], i)

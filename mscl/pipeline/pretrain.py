@@ -117,7 +117,8 @@ def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
     return h.hexdigest()
 
 
-def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int], flow_of_val: bool = False) -> dict:
+def pretrain(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tuple[int, int],
+             flow_of_val: bool = False) -> dict:
     """Pretrain from the stage's inputs (resuming the checkpoint of an unfinished run of the same
     params, data and code); then write the encoder, the curves and the metrics. ``flow_of_val``:
     the flow folder holds the monitor's val videos (:func:`knn_monitors`).

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 
-def over_splits(columns: list[str], run: Callable[[str], dict], compared: tuple[str, ...]) -> tuple[dict, tuple[str, ...]]:
+def over_splits(columns: list[str], run: Callable[[str], dict],
+                compared: tuple[str, ...]) -> tuple[dict, tuple[str, ...]]:
     """``run(column)`` for every official split column of an index (:func:`mscl.io.tables.split_columns`).
 
     Args:
