@@ -60,7 +60,7 @@ DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name and a D
 @dataclass(frozen=True)
 class DatasetParams:
     """One named dataset, ``datasets.<name>``: where its videos come from and how they split into
-    train / val / test (docs/datasets.md). A source reads only its own keys (:data:`SOURCE_KEYS`);
+    train / val / test (README "Datasets"). A source reads only its own keys (:data:`SOURCE_KEYS`);
     the others are None and may not be given."""
 
     source: str = _f(choices=tuple(SOURCE_KEYS))

@@ -93,7 +93,7 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths, *, frame_pairing: tup
 def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module, *, flow_of_val: bool) -> dict:
     """{logged name: check of the model}: kNN top-1 of the RGB encoder on the monitor set's val
     split (every method) and, with flow and ``flow_of_val`` (the monitor set is the pretraining
-    set, whose val videos got flow), leave-one-out kNN top-1 of the flow encoder on that split."""
+    set, whose val videos got flow), kNN top-1 of the flow encoder on that split."""
     rgb = KnnMonitor(paths.monitor_videos_csv, paths.monitor_frames_dir, num_frames=p.clip_len, crop_size=p.crop_size,
                      k=p.knn_k, max_videos=p.knn_videos)
     monitors = {"knn_top1": lambda model, device: rgb(model.backbone, device)}

@@ -9,9 +9,8 @@ a check costs one forward pass over them. It reads labels only to monitor; train
 
 With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``) where flow of
 val videos exists: when the monitor set is the pretraining set and ``flow.splits`` holds val.
-Each val video is classified by the other val videos (leave-one-out). Side by side the two
-curves show where learning stops: a flow encoder that separates motion while the RGB encoder
-does not means the cross-modal transfer is the bottleneck.
+Side by side the two curves show where learning stops: a flow encoder that separates motion
+while the RGB encoder does not means the cross-modal transfer is the bottleneck.
 """
 from __future__ import annotations
 
@@ -47,14 +46,6 @@ def knn_predict(train_x: Tensor, train_y: Tensor, test_x: Tensor, *, k: int, tem
     mean = train_x.mean(dim=0, keepdim=True)
     a, b = F.normalize(test_x - mean, dim=1), F.normalize(train_x - mean, dim=1)
     return _vote(a @ b.T, train_y, k=k, temperature=temperature, num_classes=num_classes)
-
-
-def knn_leave_one_out(x: Tensor, y: Tensor, *, k: int, temperature: float = 0.07,
-                      num_classes: int | None = None) -> Tensor:
-    """:func:`knn_predict` of every row of ``x`` (N, D) from all the other rows: (N,) labels."""
-    z = F.normalize(x - x.mean(dim=0, keepdim=True), dim=1)
-    sim = (z @ z.T).fill_diagonal_(float("-inf"))  # never its own neighbour
-    return _vote(sim, y, k=min(k, len(x) - 1), temperature=temperature, num_classes=num_classes)
 
 
 def _vote(sim: Tensor, train_y: Tensor, *, k: int, temperature: float, num_classes: int | None) -> Tensor:
@@ -102,7 +93,8 @@ class KnnMonitor:
 
 
 class FlowKnnMonitor:
-    """Leave-one-out kNN top-1 of the val videos with the flow encoder (see the module docstring).
+    """kNN top-1 of the val videos from train-split neighbours with the flow encoder, as
+    :class:`KnnMonitor` does with the RGB encoder (see the module docstring).
 
     Views: the centre clip of each video's flow (``clip_len`` flows ``interval`` apart), every
     frame divided by its largest vector as in training, resized to short side ``crop_size``,
@@ -114,27 +106,32 @@ class FlowKnnMonitor:
         manifest = read_csv(Path(flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
         usable = manifest[manifest["status"].isin(USABLE) & (manifest["num_flows"] > 0)]
         videos = read_videos(videos_csv)
-        val = videos.loc[videos["split"] == "val", ["video_id", "label"]]
-        table = _subset(val.merge(usable, on="video_id"), max_videos)
-        if table["label"].nunique() < 2:
-            raise ValueError("the flow kNN monitor needs flow of val videos of at least two classes")
-        views = []
-        for r in table.itertuples():
-            L, span = int(r.num_flows), clip_len * interval
-            start = max(0, (L - span) // 2)
-            with FlowReader(Path(flow_dir) / r.flow) as fr:
-                flow = fr.read([(start + interval * i) % L for i in range(clip_len)])  # (T, H, W, 2)
-            flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, T, H, W)
-            views.append(color_code(center_crop(resize_short_side(flow, crop_size), crop_size)))
-        self.views, self.labels = torch.stack(views), torch.tensor(table["label"].to_numpy())
+        self.views, self.labels = {}, {}
+        for split in ("train", "val"):
+            table = _subset(videos.loc[videos["split"] == split, ["video_id", "label"]].merge(usable, on="video_id"),
+                            max_videos)
+            if table["label"].nunique() < 2:
+                raise ValueError(f"the flow kNN monitor needs flow of {split} videos of at least two classes")
+            self.views[split] = torch.stack([self._view(Path(flow_dir) / r.flow, int(r.num_flows), clip_len, interval,
+                                                        crop_size) for r in table.itertuples()])
+            self.labels[split] = torch.tensor(table["label"].to_numpy())
         self.k, self.batch_size, self.num_classes = k, batch_size, int(videos["label"].max()) + 1
 
+    @staticmethod
+    def _view(path: Path, L: int, clip_len: int, interval: int, crop_size: int) -> Tensor:
+        """The colour-coded centre flow clip of one video: (3, T, S, S) in [0, 1]."""
+        start = max(0, (L - clip_len * interval) // 2)
+        with FlowReader(path) as fr:
+            flow = fr.read([(start + interval * i) % L for i in range(clip_len)])  # (T, H, W, 2)
+        flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, T, H, W)
+        return color_code(center_crop(resize_short_side(flow, crop_size), crop_size))
+
     def __call__(self, encoder: torch.nn.Module, device: torch.device) -> float:
-        """Leave-one-out kNN top-1 in percent of the flow encoder (eval mode, then its former mode)."""
+        """kNN top-1 in percent of the flow encoder (eval mode, then its former mode)."""
         with evaluating(encoder):
-            x = pooled_features(encoder, self.views, device, self.batch_size)
-        pred = knn_leave_one_out(x, self.labels, k=self.k, num_classes=self.num_classes)
-        return 100.0 * float((pred == self.labels).float().mean())
+            train_x, val_x = (pooled_features(encoder, self.views[s], device, self.batch_size) for s in ("train", "val"))
+        pred = knn_predict(train_x, self.labels["train"], val_x, k=self.k, num_classes=self.num_classes)
+        return 100.0 * float((pred == self.labels["val"]).float().mean())
 
 
 @torch.no_grad()
