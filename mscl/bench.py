@@ -158,8 +158,11 @@ def compute_shared_data(experiment: Experiment) -> None:
     dvc.lock and logs describe them and the DVC cache holds their outputs."""
     doc = yaml.safe_load(Path("params.yaml").read_text())
     for dotted, value in experiment.sets.items():
-        section, name = dotted.split(".", 1)
-        doc.setdefault(section, {})[name] = value
+        *path, name = dotted.split(".")  # datasets.motion.seed: a key of a named dataset
+        node = doc
+        for key in path:
+            node = node.setdefault(key, {})
+        node[name] = value
     Path("params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     _dvc("repro", SHARED[-1])  # and the stages before it
     _git("checkout", "--", "params.yaml")
