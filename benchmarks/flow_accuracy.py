@@ -4,7 +4,8 @@ same pairs chained from consecutive-frame flows (``flow.compose``, mscl/flow/com
 Two sources of motion with known flow:
 
 * the synthetic classes (default): for each class a few videos drawn as the index stage draws
-  them (size, speed and family from ``index`` of the params file, or the options), compared with
+  them (size, speed and family from the pretraining set ``pretrain.data`` of the params file, or
+  the options), compared with
   :func:`mscl.synthetic.true_flow` over the pixels of the object, and over the background (pixels
   more than 3 px from the object; the ``relative`` family moves it);
 * ``--photo``: real image content, a camera panning over a photograph
@@ -84,10 +85,10 @@ def photo_errors(speed: float, frames: int, height: int, width: int, offset: int
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", default="params.yaml", help="flow solver settings and the synthetic index")
+    ap.add_argument("--params", default="params.yaml", help="flow solver settings and the synthetic pretraining set")
     ap.add_argument("--offsets", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--videos", type=int, default=3, help="videos per class")
-    ap.add_argument("--speed", type=float, help="object speed, px per frame (default: index.speed)")
+    ap.add_argument("--speed", type=float, help="object speed, px per frame (default: the dataset's speed)")
     ap.add_argument("--height", type=int)
     ap.add_argument("--width", type=int)
     ap.add_argument("--family", choices=tuple(FAMILIES), help="motion classes (default: index.family)")
@@ -95,11 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--photo", action="store_true", help="a camera panning over a photograph instead of the classes")
     ap.add_argument("--json", help="also write the table here (mscl.report.write_table), for the docs")
     args = ap.parse_args(argv)
-    index, flow = stage_params(args.params, "index", "flow")
-    index = dataclasses.replace(index, **{k: getattr(args, k) for k in ("speed", "height", "width", "family")
+    datasets, pretrain, flow = stage_params(args.params, "datasets", "pretrain", "flow")
+    index = dataclasses.replace(datasets[pretrain.data], **{k: getattr(args, k) for k in ("speed", "height", "width", "family")
                                          if getattr(args, k) is not None})
     if max(args.offsets) >= index.num_frames:
-        raise SystemExit(f"error: offsets must be below index.num_frames ({index.num_frames})")
+        raise SystemExit(f"error: offsets must be below the dataset's num_frames ({index.num_frames})")
     print(f"TV-L1 scales {flow.scales}, scale_step {flow.scale_step}, warps {flow.warps}; error = median end-point "
           f"error, px; {index.height}x{index.width}, {index.speed} px/frame")
     modes = (False, True) if args.compose else (False,)

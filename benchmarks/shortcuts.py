@@ -29,27 +29,29 @@ import torch
 
 from mscl.downstream.finetune import linear_probe
 from mscl.io.frames import write_frames
-from mscl.io.tables import is_test
+from mscl.io.tables import split_of
 from mscl.models.r3d import build_backbone
 from mscl.params import stage_params
 from mscl.synthetic import FAMILIES, Scene, pose, render_frame, video_scene
 
 
 def dataset_scenes(index) -> tuple[list[Scene], list[Scene]]:
-    """The scenes of the train and the test videos of the synthetic dataset of ``index`` params."""
+    """The scenes of the train and the test videos of the synthetic dataset of ``index`` params
+    (a named dataset's; its val videos are left out)."""
     train, test = [], []
     for label in range(len(FAMILIES[index.family])):
         for n in range(index.videos_per_class):
             scene, _ = video_scene(index.seed, label, n, height=index.height, width=index.width,
                                    num_frames=index.num_frames, speed=index.speed, family=index.family)
-            (test if is_test(n, index.test_fraction) else train).append(scene)
+            split = split_of(n, index.test_fraction, index.val_fraction)
+            {"train": train, "test": test}.get(split, []).append(scene)
     return train, test
 
 
-def chance_bound(num_classes: int, num_test: int) -> float:
-    """Chance accuracy plus two standard errors of a test set of ``num_test``, in percent."""
+def chance_bound(num_classes: int, num_test: int, z: float = 2.0) -> float:
+    """Chance accuracy plus ``z`` standard errors of a test set of ``num_test``, in percent."""
     p = 1 / num_classes
-    return 100 * (p + 2 * np.sqrt(p * (1 - p) / num_test))
+    return 100 * (p + z * np.sqrt(p * (1 - p) / num_test))
 
 
 def knn_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int = 10) -> float:
@@ -104,13 +106,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--params", default="params.yaml")
     for name, tp in (("speed", float), ("videos-per-class", int), ("test-fraction", float), ("height", int),
                      ("width", int), ("seed", int)):
-        ap.add_argument(f"--{name}", type=tp, help="index value (default: the params file's)")
+        ap.add_argument(f"--{name}", type=tp, help="dataset value (default: the params file's pretrain.data)")
     ap.add_argument("--family", choices=tuple(FAMILIES))
     ap.add_argument("--frames", type=int, nargs="*", default=[0, 1, 15, 31], help="frames the linear probe sees")
     args = ap.parse_args(argv)
-    index, linear, pretrain, frames_p = stage_params(args.params, "index", "linear", "pretrain", "frames")
+    datasets, linear, pretrain, frames_p = stage_params(args.params, "datasets", "linear", "pretrain", "frames")
     keys = ("speed", "videos_per_class", "test_fraction", "height", "width", "seed", "family")
-    index = dataclasses.replace(index, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+    index = dataclasses.replace(datasets[pretrain.data], **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
     train, test = dataset_scenes(index)
     bound = chance_bound(len(FAMILIES[index.family]), len(test))
     print(f"{index.family}: {len(train)} train / {len(test)} test videos {index.height}x{index.width}, "

@@ -10,7 +10,8 @@ Clips are float RGB in [0, 1], normalised with the ImageNet mean and std
 ``r3d_18`` or ``r2plus1d_18``, or its ``VideoResNet`` of one block per stage for ``r2plus1d_10``,
 whichever the encoder is; ``python -m mscl.hub export`` writes a
 file that torch alone loads (``torch.export`` or TorchScript); ``python -m mscl.hub predict
-VIDEO...`` prints the fine-tuned classifier's top-5 for video files.
+VIDEO...`` prints the top-5 of the classifier fine-tuned on an evaluation set (``--dataset``,
+default the first of ``evaluation.datasets``) for video files.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ import warnings
 from pathlib import Path
 
 import torch
+import yaml
 from torch import Tensor, nn
 
-from mscl.data.labeled import clip_offsets, eval_views, segment_indices, to_clip
+from mscl.data.labeled import clip_offsets, eval_views, segment_indices
 from mscl.downstream.features import load_encoder as load_backbone
 from mscl.downstream.finetune import Classifier
 from mscl.io.checkpoint import load_module_state
@@ -98,7 +100,12 @@ def export_encoder(path: str | Path, out: str | Path, *, num_frames: int = 8, cr
     return Path(out)
 
 
-def load_classifier(path: str | Path = "models/finetune/classifier.pt") -> tuple[Classifier, dict]:
+def classifier_path(dataset: str) -> Path:
+    """Where the ``finetune`` stage of evaluation set ``dataset`` writes its classifier."""
+    return Path("models") / dataset / "finetune" / "classifier.pt"
+
+
+def load_classifier(path: str | Path) -> tuple[Classifier, dict]:
     """The fine-tuned classifier that ``finetune`` wrote, in eval mode, and its sidecar."""
     state, sidecar = load_module_state(path)
     backbone = build_backbone(sidecar["backbone"], int(sidecar["width"]))
@@ -115,7 +122,7 @@ def classify_video(video: str | Path, model: Classifier, sidecar: dict, *, top: 
     frames = decode_video(video, short_side=int(p["test_crop_size"])).frames  # (L, H, W, 3)
     T, K = int(p["num_frames"]), int(p["test_clips"])
     idx = segment_indices(len(frames), T, clip_offsets(K)).reshape(-1)  # (K * T,)
-    clips = to_clip(frames[idx.numpy()]).unflatten(1, (K, T)).transpose(0, 1)  # (K, 3, T, H, W)
+    clips = frames[idx.numpy()].reshape(K, T, *frames.shape[1:])  # (K, T, H, W, 3) uint8
     views = eval_views(clips, crop_size=int(p["test_crop_size"]), crops=int(p["test_crops"]))
     probs = model(views).softmax(dim=1).mean(dim=0)
     best = probs.topk(min(top, len(probs)))
@@ -128,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("predict", help="print the fine-tuned classifier's top-5 for video files")
     pr.add_argument("videos", nargs="+")
-    pr.add_argument("--classifier", default="models/finetune/classifier.pt")
+    pr.add_argument("--dataset", help="the evaluation set whose classifier predicts (default: the first of "
+                                      "params.yaml's evaluation.datasets)")
+    pr.add_argument("--classifier", help="a classifier file instead (default: models/<dataset>/finetune/classifier.pt)")
     pr.add_argument("--top", type=int, default=5)
     ex = sub.add_parser("export", help="write the pretrained encoder as a file torch alone loads")
     ex.add_argument("out", help="e.g. encoder.pt2")
@@ -142,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
         load = f"torch.export.load('{out}').module()" if args.format == "export" else f"torch.jit.load('{out}')"
         print(f"encoder written to {out}: {load}(clips) -> features")
         return
+    if args.classifier is None:
+        dataset = args.dataset or yaml.safe_load(Path("params.yaml").read_text())["evaluation"]["datasets"][0]
+        args.classifier = classifier_path(dataset)
     model, sidecar = load_classifier(args.classifier)
     failed = 0
     for video in args.videos:

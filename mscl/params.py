@@ -1,8 +1,10 @@
-"""Typed, validated views of ``params.yaml``: one frozen dataclass per section.
+"""Typed, validated views of ``params.yaml``: one frozen dataclass per section, and one per named
+dataset of the ``datasets`` section.
 
 Every stage calls :func:`stage_params` before doing any work; it validates every section of the
-file, so a typo, a wrong type or an out-of-range value anywhere stops the run at once with one
-line that names the section and the key.
+file and the rules across sections (:func:`check_roles`: the datasets the roles name exist, ...),
+so a typo, a wrong type, an out-of-range value or a bad combination anywhere stops the run at
+once with one line that names the key.
 Ranges live next to the field as ``metadata`` (``min``/``max`` inclusive, ``choices``), and so
 does whether the field changes what its stage writes (``output``; :func:`output_values`), which is
 what a resumable stage fingerprints.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,24 +45,44 @@ BACKBONES = ("r3d_18", "r2plus1d_18", "r2plus1d_10")  # mscl.models.r3d.BACKBONE
 # --------------------------------------------------------------------------- sections
 
 
-@dataclass(frozen=True)
-class IndexParams:
-    """Which videos the pipeline runs on (and, for ``synthetic``, how they are generated)."""
+# the keys each source reads (a dataset lists exactly these, besides ``source``)
+SOURCE_KEYS = {
+    "synthetic": ("videos_per_class", "num_frames", "height", "width", "fps", "speed", "family", "test_fraction",
+                  "val_fraction", "seed"),
+    "folder": ("root", "test_fraction", "val_fraction"),
+    "ucf101": ("root", "splits", "val_fraction"),
+    "hmdb51": ("root", "splits", "val_fraction"),
+    "ssv2": ("root", "val_fraction"),
+    "kinetics": ("root", "val_fraction"),
+}
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name and a DVC stage key
 
-    source: str = _f(choices=("synthetic", "folder", "ucf101", "hmdb51", "ssv2", "kinetics"))
-    root: str = _f(doc="dataset root; unused for synthetic")
-    split: int = _f(min=1, max=3, doc="official split number for UCF101 / HMDB51")
+
+@dataclass(frozen=True)
+class DatasetParams:
+    """One named dataset, ``datasets.<name>``: where its videos come from and how they split into
+    train / val / test (README "Datasets"). A source reads only its own keys (:data:`SOURCE_KEYS`);
+    the others are None and may not be given."""
+
+    source: str = _f(choices=tuple(SOURCE_KEYS))
+    root: str | None = _f(doc="the dataset's root folder")
+    splits: tuple[int, ...] | None = _f(min=1, max=3, doc="official splits (UCF101, HMDB51): [1], or several, "
+                                                          "each evaluated and their mean reported")
+    test_fraction: float | None = _f(min=0.0, max=0.9, doc="share of each class in test (synthetic; folder "
+                                                           "without split folders)")
+    val_fraction: float | None = _f(min=0.0, max=0.9, doc="share of each class in val (official layouts: of "
+                                                          "train's groups of videos)")
     # synthetic generator
-    videos_per_class: int = _f(min=1)
-    num_frames: int = _f(min=2)
-    height: int = _f(min=16)
-    width: int = _f(min=16)
-    fps: int = _f(min=1)
-    speed: float = _f(min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
-    family: str = _f(choices=("direction", "relative"), doc="synthetic motion classes: direction (8: translations, "
-                     "rotations, zooms) or relative (4: the background's motion against the object's), docs/benchmarks.md")
-    test_fraction: float = _f(min=0.0, max=0.9)
-    seed: int = _f(min=0)
+    videos_per_class: int | None = _f(min=1)
+    num_frames: int | None = _f(min=2)
+    height: int | None = _f(min=16)
+    width: int | None = _f(min=16)
+    fps: int | None = _f(min=1)
+    speed: float | None = _f(min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
+    family: str | None = _f(choices=("direction", "relative"), doc="synthetic motion classes: direction (8: "
+                            "translations, rotations, zooms) or relative (4: the background's motion against the "
+                            "object's), docs/benchmarks.md")
+    seed: int | None = _f(min=0)
 
 
 @dataclass(frozen=True)
@@ -149,6 +172,8 @@ class PretrainParams:
 
     method: str = _f(choices=("mscl", "moco", "dclr"),
                      doc="mscl (needs flow) | moco (MoCo v2 on RGB) | dclr (static/dynamic views, no flow)")
+    data: str = _f(doc="the named dataset pretraining reads: its train split, never its labels")
+    monitor: str = _f(doc="the evaluation set whose val split the kNN monitor classifies", output=False)
     device: str = _f(choices=DEVICES)
     seed: int = _f(min=0)
     # data (docs/mscl.md §2.2-2.4), in flow-index units (MSCL; MoCo in positions of moco_frame_step frames)
@@ -278,8 +303,11 @@ class PretrainParams:
 
 @dataclass(frozen=True)
 class EvaluationParams:
-    """What the three evaluation stages (finetune, linear, retrieve) start from, set once."""
+    """What the three evaluation stages (finetune, linear, retrieve) run on and start from, set once."""
 
+    datasets: tuple[str, ...] = _f(doc="the named datasets every evaluation stage runs on, one stage each")
+    split: str = _f(choices=("val", "test"), doc="the split scored (train always fits): val while tuning, "
+                                                 "test once for the reported numbers")
     init: str = _f(choices=("pretrained", "random"),
                    doc="pretrained: the pretrain stage's encoder; random: a seeded fresh one (the untrained lower baseline)")
 
@@ -341,7 +369,7 @@ class RetrieveParams(ClipEvalParams):
 
 SECTIONS: dict[str, type] = {
     "cluster": ClusterParams,
-    "index": IndexParams,
+    "datasets": DatasetParams,  # {name: DatasetParams}
     "frames": FramesParams,
     "flow": FlowParams,
     "screen": ScreenParams,
@@ -390,11 +418,14 @@ def _check(section: str, f: dataclasses.Field, tp, value) -> object:
 
 
 def from_dict(cls: type, raw: dict | None, section: str):
-    """Build section dataclass ``cls`` from a raw mapping, validating every key.
+    """Build section dataclass ``cls`` from a raw mapping, validating every key (``datasets``:
+    {name: :class:`DatasetParams`}, :func:`datasets_from_dict`).
 
     Raises:
         ParamsError: unknown key (with the closest valid one), wrong type, value out of range.
     """
+    if cls is DatasetParams:
+        return datasets_from_dict(raw)
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ParamsError(f"params.yaml: section {section!r} must be a mapping, got {type(raw).__name__}")
@@ -413,6 +444,106 @@ def from_dict(cls: type, raw: dict | None, section: str):
     return cls(**values)
 
 
+def datasets_from_dict(raw: dict | None) -> dict[str, DatasetParams]:
+    """The ``datasets`` section: ``{name: DatasetParams}``, each entry listing ``source`` and
+    exactly the keys that source reads."""
+    if not isinstance(raw, dict) or not raw:
+        raise ParamsError("params.yaml: section 'datasets' must map dataset names to their settings, e.g. "
+                          "datasets: {ucf101: {source: ucf101, root: ..., splits: [1], val_fraction: 0.1}}")
+    return {name: _dataset(name, entry) for name, entry in raw.items()}
+
+
+def _dataset(name, raw) -> DatasetParams:
+    where = f"datasets.{name}"
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise ParamsError(f"params.yaml: dataset name {name!r} may hold only letters, digits, '_' and '-' (it names "
+                          "folders and DVC stages)")
+    if not isinstance(raw, dict) or "source" not in raw:
+        raise ParamsError(f"params.yaml: {where} needs a source (one of {', '.join(SOURCE_KEYS)}) and that "
+                          "source's keys")
+    fields = {f.name: f for f in dataclasses.fields(DatasetParams)}
+    hints = typing.get_type_hints(DatasetParams)
+    source = _check(where, fields["source"], str, raw["source"])
+    reads = SOURCE_KEYS[source]
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), reads, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"params.yaml: unknown key {where}.{key}{hint} (source {source} reads "
+                              f"{', '.join(reads)})")
+        if key != "source" and key not in reads:
+            raise ParamsError(f"params.yaml: {where}.{key} is not read by source {source} (it reads "
+                              f"{', '.join(reads)})")
+    missing = [k for k in reads if k not in raw]
+    if missing:
+        raise ParamsError(f"params.yaml: {where} lacks {', '.join(missing)} (source {source} reads {', '.join(reads)})")
+    given = {k: _check(where, fields[k], _not_none(hints[k]), v) for k, v in raw.items()}
+    p = DatasetParams(**{k: given.get(k) for k in fields})
+    if (p.test_fraction or 0.0) + (p.val_fraction or 0.0) >= 1.0:
+        raise ParamsError(f"params.yaml: {where}: test_fraction ({p.test_fraction}) + val_fraction ({p.val_fraction}) "
+                          "leave no train videos")
+    if p.splits is not None and (not p.splits or len(set(p.splits)) < len(p.splits)):
+        raise ParamsError(f"params.yaml: {where}.splits = {list(p.splits)} must name official splits (1-3), each once")
+    return p
+
+
+def _not_none(tp):
+    """``X`` of the type hint ``X | None``."""
+    return next(a for a in typing.get_args(tp) if a is not type(None)) if type(None) in typing.get_args(tp) else tp
+
+
+def check_roles(sections: dict) -> None:
+    """Rules across sections, so a bad combination stops every stage before any work: the roles
+    name datasets that exist (with the closest name of a typo), the kNN monitor and
+    ``evaluation.split: val`` read a val split that exists, MSCL's flow covers the train split.
+
+    Raises:
+        ParamsError: one line naming the value.
+    """
+    datasets, pretrain, evaluation = sections.get("datasets"), sections.get("pretrain"), sections.get("evaluation")
+    if datasets is None:
+        if pretrain or evaluation:
+            raise ParamsError("params.yaml: section 'datasets' is missing (pretrain.data and evaluation.datasets name "
+                              "its datasets)")
+        return
+
+    def known(key: str, name: str) -> DatasetParams:
+        if name not in datasets:
+            close = difflib.get_close_matches(str(name), list(datasets), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"params.yaml: {key} = {name!r} names no dataset{hint} (datasets: {', '.join(datasets)})")
+        return datasets[name]
+
+    def has_val(name: str) -> bool:  # a folder source may hold a val/ folder: its index says
+        return datasets[name].source == "folder" or bool(datasets[name].val_fraction)
+
+    if evaluation is not None:
+        if not evaluation.datasets or len(set(evaluation.datasets)) < len(evaluation.datasets):
+            raise ParamsError(f"params.yaml: evaluation.datasets = {list(evaluation.datasets)} must name one or more "
+                              "datasets, each once")
+        for name in evaluation.datasets:
+            known("evaluation.datasets", name)
+            if evaluation.split == "val" and not has_val(name):
+                raise ParamsError(f"params.yaml: evaluation.split = 'val', but datasets.{name}.val_fraction is 0: "
+                                  f"{name} has no val split")
+    if pretrain is None:
+        return
+    data = known("pretrain.data", pretrain.data)
+    if data.splits is not None and len(data.splits) > 1:
+        raise ParamsError(f"params.yaml: datasets.{pretrain.data}.splits = {list(data.splits)}: the pretraining set "
+                          "(pretrain.data) reads the train videos of one official split")
+    if evaluation is not None and pretrain.monitor not in evaluation.datasets:
+        raise ParamsError(f"params.yaml: pretrain.monitor = {pretrain.monitor!r} is not an evaluation set "
+                          f"(evaluation.datasets: {', '.join(evaluation.datasets)})")
+    if pretrain.knn_every and pretrain.monitor in datasets and not has_val(pretrain.monitor):
+        raise ParamsError(f"params.yaml: pretrain.monitor = {pretrain.monitor!r}, whose val_fraction is 0: the kNN "
+                          "monitor reads its val split (or set pretrain.knn_every: 0)")
+    flow = sections.get("flow")
+    if flow is not None and pretrain.needs_flow and "train" not in flow.splits:
+        raise ParamsError(f"params.yaml: flow.splits = {list(flow.splits)} lacks train: pretrain.method "
+                          f"{pretrain.method} reads the flow of the train split")
+
+
 def load_all(path: str | Path) -> dict:
     """Every known section of the YAML file at ``path``, validated: {name: section dataclass}.
 
@@ -427,12 +558,15 @@ def load_all(path: str | Path) -> dict:
         close = difflib.get_close_matches(str(key), list(SECTIONS), n=1, cutoff=0.75)
         if key not in SECTIONS and close:
             raise ParamsError(f"{path}: unknown section {key!r}; did you mean {close[0]!r}?")
-    return {name: from_dict(cls, doc[name], name) for name, cls in SECTIONS.items() if name in doc}
+    sections = {name: from_dict(cls, doc[name], name) for name, cls in SECTIONS.items() if name in doc}
+    check_roles(sections)
+    return sections
 
 
 def load_section(path: str | Path, name: str):
     """Load and validate section ``name`` of the YAML file at ``path``, after validating every
-    other section present (a typo in ``finetune`` stops ``pretrain`` before it starts)."""
+    other section present and the rules across them (a typo in ``finetune`` stops ``pretrain``
+    before it starts). ``datasets`` loads as ``{name: DatasetParams}``."""
     if name not in SECTIONS:
         raise ParamsError(f"no params section named {name!r}; known: {', '.join(SECTIONS)}")
     sections = load_all(path)

@@ -17,25 +17,26 @@ from typing import Callable
 import yaml
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-# (column title, file, dotted key) of the README table
+# (column title, file, dotted key) of the README table, one row per experiment and evaluation set;
+# {dataset} is the evaluation set's name
 COLUMNS = [
     ("pretraining", "params.yaml", "pretrain.method"),
     ("encoder", "params.yaml", "evaluation.init"),
-    ("fine-tune top-1 (1 view)", "metrics/finetune.json", "single_view.video_top1"),
-    ("fine-tune top-1 (clips x crops)", "metrics/finetune.json", "multi_view.video_top1"),
-    ("linear top-1", "metrics/linear.json", "video_top1"),
-    ("retrieval R@1", "metrics/retrieval.json", "R@1"),
-    ("retrieval R@5", "metrics/retrieval.json", "R@5"),
+    ("fine-tune top-1 (1 view)", "metrics/{dataset}/finetune.json", "single_view.video_top1"),
+    ("fine-tune top-1 (clips x crops)", "metrics/{dataset}/finetune.json", "multi_view.video_top1"),
+    ("linear top-1", "metrics/{dataset}/linear.json", "video_top1"),
+    ("retrieval R@1", "metrics/{dataset}/retrieval.json", "R@1"),
+    ("retrieval R@5", "metrics/{dataset}/retrieval.json", "R@5"),
 ]
 
 OUTPUTS = {
-    "data/index/videos.csv": "video index",
-    "data/frames/": "decoded frames (one zip of JPEGs per video) + manifest.csv",
-    "data/flow/": "quantised TV-L1 flow (one zip per video, raw or PNG members: flow.storage) + manifest.csv",
-    "reports/flow/": "flow pictures (colour wheel: hue = direction, saturation = magnitude)",
-    "data/samples/": "MDS-screened pretraining samples",
-    "reports/": "pictures of every stage",
-    "models/": "trained encoders (.pt state_dict + .json sidecar)",
+    "data/{dataset}/index/videos.csv": "video index (split: train / val / test)",
+    "data/{dataset}/frames/": "decoded frames (one zip of JPEGs per video) + manifest.csv",
+    "data/{dataset}/flow/": "quantised TV-L1 flow (one zip per video, raw or PNG members: flow.storage) + manifest.csv",
+    "reports/{dataset}/flow/": "flow pictures (colour wheel: hue = direction, saturation = magnitude)",
+    "data/{dataset}/samples/": "MDS-screened pretraining samples",
+    "reports/{dataset}/": "pictures of every stage of the dataset",
+    "models/": "the pretrained encoder, fine-tuned classifiers per dataset (.pt state_dict + .json sidecar)",
     "dvclive/": "training curves (show them with `dvc plots show`)",
 }
 
@@ -52,21 +53,19 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 
 def main(root: str = ".") -> None:
-    """Print the outputs that exist and every metric file declared in dvc.yaml."""
+    """Print the outputs that exist, per named dataset, and every metric file (``metrics/``)."""
     root = Path(root)
+    datasets = list(yaml.safe_load((root / "params.yaml").read_text()).get("datasets") or {})
     print("\nOutputs:")
-    for path, what in OUTPUTS.items():
-        if (root / path).exists():
-            print(f"  {path:26s} {what}")
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    for pattern, what in OUTPUTS.items():
+        for path in dict.fromkeys(pattern.format(dataset=d) for d in datasets):
+            if (root / path).exists():
+                print(f"  {path:34s} {what}")
     print("\nMetrics (`dvc metrics show`, compare runs with `dvc exp show`):")
-    for name, stage in stages.items():
-        for entry in stage.get("metrics", []):
-            path = root / (entry if isinstance(entry, str) else next(iter(entry)))
-            if path.exists():
-                flat = flatten(json.loads(path.read_text()))
-                shown = ", ".join(f"{k}={v}" for k, v in list(flat.items())[:8])
-                print(f"  {str(path.relative_to(root)):26s} {shown}")
+    for path in sorted((root / "metrics").rglob("*.json")):
+        flat = flatten(json.loads(path.read_text()))
+        shown = ", ".join(f"{k}={v}" for k, v in list(flat.items())[:8])
+        print(f"  {path.relative_to(root).as_posix():34s} {shown}")
     print("\nPlots: `dvc plots show` writes dvc_plots/index.html\n")
 
 
@@ -99,12 +98,19 @@ def lookup(data: dict, dotted: str, default="n/a"):
     return data
 
 
+def evaluation_sets(row: dict) -> list[str]:
+    """The evaluation sets an experiment row ran (its ``evaluation.datasets``)."""
+    return list(lookup(row["files"].get("params.yaml", {}), "evaluation.datasets", []))
+
+
 def results_table(rows: list[dict]) -> str:
-    """Markdown table of the experiments, one row each, with COLUMNS."""
-    lines = ["| experiment | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    """Markdown table of the experiments, one row per experiment and evaluation set, with COLUMNS."""
+    header = "| experiment | evaluated on | " + " | ".join(c[0] for c in COLUMNS) + " |"
+    lines = [header, "|---" * (len(COLUMNS) + 2) + "|"]
     for r in rows:
-        cells = [str(lookup(r["files"].get(f, {}), key)) for _, f, key in COLUMNS]
-        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+        for dataset in evaluation_sets(r):
+            cells = [str(lookup(r["files"].get(f.format(dataset=dataset), {}), key)) for _, f, key in COLUMNS]
+            lines.append(f"| {r['name']} | {dataset} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscl.io.tables import is_test
+from mscl.io.tables import split_of
 from mscl.io.video import encode_video
 
 FAMILIES = {
@@ -230,8 +230,10 @@ def video_number(video_id: str) -> int:
 
 
 def generate(out_dir: str | Path, *, videos_per_class: int, num_frames: int, height: int, width: int, fps: int,
-             speed: float, test_fraction: float, seed: int, family: str = "direction") -> list[dict]:
-    """Render and encode the dataset of ``family`` under ``out_dir/<class>/<class>_<n>.mp4``; returns video records."""
+             speed: float, test_fraction: float, val_fraction: float, seed: int,
+             family: str = "direction") -> list[dict]:
+    """Render and encode the dataset of ``family`` under ``out_dir/<class>/<class>_<n>.mp4``; returns
+    video records (video n of a class goes to the split :func:`mscl.io.tables.split_of` gives it)."""
     records = []
     for label, name in enumerate(FAMILIES[family]):
         for n in range(videos_per_class):
@@ -239,6 +241,6 @@ def generate(out_dir: str | Path, *, videos_per_class: int, num_frames: int, hei
                                      family=family)
             path = Path(out_dir) / name / f"{name}_{n:04d}.mp4"
             encode_video(path, render_video(scene, rng), fps=fps)
-            split = "test" if is_test(n, test_fraction) else "train"
-            records.append({"video_id": f"{name}/{path.stem}", "path": str(path), "label": label, "label_name": name, "split": split})
+            records.append({"video_id": f"{name}/{path.stem}", "path": str(path), "label": label, "label_name": name,
+                            "split": split_of(n, test_fraction, val_fraction)})
     return records

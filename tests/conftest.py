@@ -26,12 +26,17 @@ def private_cache_dir(tmp_path_factory):
 
 @pytest.fixture
 def write_params(tmp_path):
-    """Write a params file = the repository's params.yaml with ``overrides`` {section: {key: value}}."""
+    """Write a params file = the repository's params.yaml with ``overrides`` {section: {key: value}}
+    (``datasets``: {name: {key: value}} updates the named dataset's entry)."""
 
     def write(overrides: dict | None = None, name: str = "params.yaml") -> Path:
         doc = yaml.safe_load((REPO / "params.yaml").read_text())
         for section, values in (overrides or {}).items():
-            doc.setdefault(section, {}).update(values)
+            if section == "datasets":
+                for dataset, entry in values.items():
+                    doc["datasets"].setdefault(dataset, {}).update(entry)
+            else:
+                doc.setdefault(section, {}).update(values)
         path = tmp_path / name
         path.write_text(yaml.safe_dump(doc))
         return path

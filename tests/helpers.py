@@ -55,10 +55,11 @@ def project_env() -> dict:
     return {**os.environ, **GIT_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
-def run_stage(name: str, params: Path, *, cwd: Path = REPO, check: bool = True, **paths) -> subprocess.CompletedProcess:
+def run_stage(name: str, params: Path, *, cwd: Path = REPO, check: bool = True, dataset: str | None = None,
+              **paths) -> subprocess.CompletedProcess:
     """Run ``stages/<name>.py`` as a separate process, as DVC does, with ``paths`` named as in the
-    stage's ``PATHS`` (``videos_csv=...``)."""
-    cmd = [sys.executable, str(REPO / "stages" / f"{name}.py"), *to_argv(params, paths)]
+    stage's ``PATHS`` (``videos_csv=...``) and, for ``index``, the ``dataset`` it lists."""
+    cmd = [sys.executable, str(REPO / "stages" / f"{name}.py"), *to_argv(params, paths, dataset)]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=check)
 
 

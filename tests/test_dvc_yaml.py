@@ -1,14 +1,62 @@
-"""dvc.yaml, stages/ and params.yaml agree."""
+"""dvc.yaml, stages/ and params.yaml agree, for every stage DVC generates from params.yaml."""
 import ast
 import importlib
+import re
 import shlex
 
 import yaml
 
 from helpers import REPO
 
-DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def _lookup(context: dict, dotted: str):
+    for key in dotted.split("."):
+        context = context[key]
+    return context
+
+
+def _interpolate(node, context: dict):
+    """``node`` (yaml data) with every ``${a.b}`` replaced by its value in ``context``, as DVC does."""
+    if isinstance(node, dict):
+        return {_interpolate(k, context): _interpolate(v, context) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, context) for v in node]
+    if isinstance(node, str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(_lookup(context, m.group(1).strip())), node)
+    return node
+
+
+def resolved_stages(dvc_yaml: dict, params: dict) -> dict:
+    """{(group, stage name): stage}: a ``foreach`` group gives ``group@key`` per item (``key``
+    and ``item`` in its templates), a plain stage itself; ``${section.key}`` from ``params``."""
+    out = {}
+    for group, stage in dvc_yaml["stages"].items():
+        if "foreach" not in stage:
+            out[(group, group)] = _interpolate(stage, params)
+            continue
+        items = _lookup(params, re.fullmatch(r"\$\{(.+)\}", stage["foreach"]).group(1))  # e.g. ${datasets}
+        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+        for key, item in pairs:
+            out[(group, f"{group}@{key}")] = _interpolate(stage["do"], {**params, "key": key, "item": item})
+    return out
+
+
+STAGES = resolved_stages(yaml.safe_load((REPO / "dvc.yaml").read_text()), PARAMS)
+DVC = {name: stage for (_, name), stage in STAGES.items()}
+GROUP = {name: group for (group, name) in STAGES}
+
+
+def test_dvc_generates_a_stage_per_dataset_and_role():
+    names = set(DVC)
+    for d in PARAMS["datasets"]:
+        assert {f"index@{d}", f"frames@{d}"} <= names, d
+    for d in PARAMS["evaluation"]["datasets"]:
+        assert {f"finetune@{d}", f"linear@{d}", f"retrieve@{d}"} <= names, d
+    assert {"flow", "screen", "pretrain"} <= names
+    data = PARAMS["pretrain"]["data"]
+    assert DVC["flow"]["outs"][0] == {f"data/{data}/flow": {"persist": True}}
 
 
 def _paths(entries):
@@ -21,10 +69,13 @@ def _declared(stage):
 
 def test_every_stage_has_its_script_and_params_section():
     for name, stage in DVC.items():
-        assert (REPO / "stages" / f"{name}.py").is_file(), name
+        group = GROUP[name]
+        assert (REPO / "stages" / f"{group}.py").is_file(), name
         params = stage.get("params")
-        assert params[0] == name, f"{name}: list the whole '{name}' section under params"
-        assert name in PARAMS, f"params.yaml has no '{name}' section"
+        # index reads its own dataset's entry, the others their section of the same name
+        own = f"datasets.{name.split('@')[1]}" if group == "index" else group
+        assert params[0] == own, f"{name}: list the whole '{own}' section under params"
+        _lookup(PARAMS, own)
         for extra in params[1:]:  # single keys of another section, e.g. flow.step, evaluation.init
             section, key = extra.split(".")
             assert section in PARAMS and key in PARAMS[section], f"{name}: params entry {extra} does not exist"
@@ -38,17 +89,30 @@ def _cmd_options(stage) -> dict[str, str]:
 
 def test_every_cmd_names_the_stage_paths_once_and_declares_them():
     for name, stage in DVC.items():
+        group = GROUP[name]
         words = shlex.split(stage["cmd"])
-        assert words[:2] == ["python", f"stages/{name}.py"], name
+        assert words[:2] == ["python", f"stages/{group}.py"], name
         options = _cmd_options(stage)
-        paths = importlib.import_module(f"mscl.pipeline.{name}").PATHS
-        assert list(options) == ["params", *paths], f"{name}: cmd options differ from mscl.pipeline.{name}.PATHS"
+        paths = importlib.import_module(f"mscl.pipeline.{group}").PATHS
+        names = ["params", "dataset"] if group == "index" else ["params"]
+        assert list(options) == [*names, *paths], f"{name}: cmd options differ from mscl.pipeline.{group}.PATHS"
         assert options["params"] == "params.yaml"
+        assert options.get("dataset", name.split("@")[-1]) == name.split("@")[-1], name
         declared = _declared(stage)
         for option, word in options.items():
             inside = any(word == d or word.startswith(d.rstrip("/") + "/") for d in declared)
-            assert option == "params" or inside, f"{name}: {word} is in cmd but not in deps/outs"
+            holds = any(d.startswith(word.rstrip("/") + "/") for d in declared)  # a folder of declared outputs
+            assert option in names or inside or holds, f"{name}: {word} is in cmd but not in deps/outs"
             assert paths.get(option, "input").split(":")[0] in ("input", "output"), (name, option)
+
+
+def test_every_output_is_kept_per_dataset():
+    for name, stage in DVC.items():
+        dataset = {"flow": PARAMS["pretrain"]["data"], "screen": PARAMS["pretrain"]["data"]}.get(name, name.split("@")[-1])
+        outputs = _paths(stage.get("outs")) | _paths(stage.get("metrics")) | _paths(stage.get("plots"))
+        for out in outputs:
+            top, second = out.split("/")[:2]
+            assert name == "pretrain" or second == dataset, f"{name}: output {out} is not under <kind>/{dataset}/"
 
 
 def test_data_deps_come_from_earlier_stages_and_code_deps_exist():
@@ -117,6 +181,6 @@ def test_package_init_files_hold_only_docstrings():
 def test_code_deps_of_every_stage_are_exactly_its_import_closure():
     # a code change must rerun every stage it can affect, and only those
     for name, stage in DVC.items():
-        closure, declared = import_closure(REPO / "stages" / f"{name}.py"), _declared_code(stage)
+        closure, declared = import_closure(REPO / "stages" / f"{GROUP[name]}.py"), _declared_code(stage)
         assert not closure - declared, f"{name}: dvc.yaml deps miss {sorted(closure - declared)}"
         assert not declared - closure, f"{name}: dvc.yaml deps name code the stage never runs: {sorted(declared - closure)}"

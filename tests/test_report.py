@@ -6,10 +6,13 @@ from mscl.report import END, START, experiment_rows, pick, replace_between_marke
 
 
 def _exp(name, method, init, top1, ts):
-    params = {"params.yaml": {"data": {"pretrain": {"method": method}, "evaluation": {"init": init}}}}
-    metrics = {"metrics/finetune.json": {"data": {"single_view": {"video_top1": top1}, "multi_view": {"video_top1": top1 + 1}}},
-               "metrics/linear.json": {"data": {"video_top1": 20.0}},
-               "metrics/retrieval.json": {"data": {"R@1": 30.0, "R@5": 50.0}}}
+    params = {"params.yaml": {"data": {"pretrain": {"method": method},
+                                       "evaluation": {"init": init, "datasets": ["motion", "relative"]}}}}
+    metrics = {"metrics/motion/finetune.json": {"data": {"single_view": {"video_top1": top1},
+                                                         "multi_view": {"video_top1": top1 + 1}}},
+               "metrics/motion/linear.json": {"data": {"video_top1": 20.0}},
+               "metrics/motion/retrieval.json": {"data": {"R@1": 30.0, "R@5": 50.0}},
+               "metrics/relative/linear.json": {"data": {"video_top1": 21.0}}}
     return {"rev": "abc", "name": name, "data": {"timestamp": ts, "params": params, "metrics": metrics}}
 
 
@@ -23,8 +26,10 @@ def test_rows_and_table_from_exp_show_json():
     assert [r["name"] for r in rows] == ["random", "moco", "mscl"]
     assert rows[0]["rev"] == "abc" and rows[0]["baseline"] == "head"  # the commit it was run from
     table = results_table(rows).splitlines()
-    assert table[0].startswith("| experiment | pretraining | encoder | fine-tune top-1 (1 view)")
-    assert table[4] == "| mscl | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
+    assert table[0].startswith("| experiment | evaluated on | pretraining | encoder | fine-tune top-1 (1 view)")
+    # a row per experiment and evaluation set; what a set lacks shows as n/a
+    assert table[6] == "| mscl | motion | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
+    assert table[7] == "| mscl | relative | mscl | pretrained | n/a | n/a | 21.0 | n/a | n/a |"
     # only the named experiments, in the asked order: an unrelated one stays out of the README
     assert [r["name"] for r in pick(rows, ["mscl", "random"])] == ["mscl", "random"]
     with pytest.raises(SystemExit, match="no experiment named other"):

@@ -4,9 +4,10 @@ import importlib.util
 
 import numpy as np
 import pytest
+import scipy.stats
 import yaml
 
-from mscl.params import IndexParams, LinearParams, PretrainParams, default
+from mscl.params import LinearParams, PretrainParams, datasets_from_dict, default
 from mscl.synthetic import FAMILIES
 
 from helpers import REPO
@@ -15,9 +16,12 @@ _spec = importlib.util.spec_from_file_location("shortcuts", REPO / "benchmarks/s
 shortcuts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shortcuts)
 
-# the motion benchmark's videos: 128 x 160, 32 frames, 2 px per frame, 200 train and 200 test
-BENCHMARK = default(IndexParams, **yaml.safe_load((REPO / "benchmarks/motion.yaml").read_text())["params"]["index"])
-VIDEOS_PER_CLASS = {"direction": 50, "relative": 100}
+# the motion benchmarks' videos: 128 x 160, 32 frames, 2 px per frame, 200 train, val and test
+_DEMO = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]["motion"]
+_PRESET = yaml.safe_load((REPO / "benchmarks/motion.yaml").read_text())["params"]["datasets"]["motion"]
+BENCHMARK = datasets_from_dict({"motion": {**_DEMO, **_PRESET}})["motion"]
+SIZE = {"direction": {"videos_per_class": 75}, "relative": {"videos_per_class": 150, "test_fraction": 0.334,
+                                                             "val_fraction": 0.333}}
 
 
 def test_knn_accuracy_on_known_answers():
@@ -33,13 +37,23 @@ def test_knn_accuracy_on_known_answers():
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_place_and_size_tell_nothing_at_any_frame(family):
     """The criterion of the benchmark-evidence issue: a kNN on the object's true (x, y, r), at each
-    frame 0 .. 31 alone, scores at most chance + 2 standard errors. With the outline moving with
-    its content the direction classes scored up to 57 % (frame 31; 52.5 % at frame 1)."""
-    index = dataclasses.replace(BENCHMARK, family=family, videos_per_class=VIDEOS_PER_CLASS[family], test_fraction=0.5)
+    frame 0 .. 31 alone, scores no more than chance allows. With the outline moving with its content
+    the direction classes scored up to 57 % (frame 31; 52.5 % at frame 1).
+
+    Averaged over the 32 frames it must stay within chance + 2 standard errors of one frame's
+    200 test videos; each frame alone within chance + 2 SE after a Bonferroni correction for the
+    32 frames tested at once (z = 3.0 instead of 2): where place and size carry no class information
+    by construction (the relative family draws the object's path alike for every class), one frame
+    in 44 passes chance + 2 SE by chance alone, and the maximum of 32 did in 4 of 5 seeds (29.0 to
+    32.5 % against 31.1, with means of 23.4 to 26.1 %)."""
+    index = dataclasses.replace(BENCHMARK, family=family, **SIZE[family])
     train, test = shortcuts.dataset_scenes(index)
     assert len(train) == len(test) == 200
     acc = shortcuts.place_size_knn(train, test, range(index.num_frames))
-    assert acc.max() <= shortcuts.chance_bound(len(FAMILIES[family]), len(test)), acc
+    classes = len(FAMILIES[family])
+    assert acc.mean() <= shortcuts.chance_bound(classes, len(test)), acc
+    z = scipy.stats.norm.ppf(1 - 0.025 / len(acc))  # two-sided 5 % over all the frames tested
+    assert acc.max() <= shortcuts.chance_bound(classes, len(test), z=z), acc
 
 
 @pytest.mark.slow

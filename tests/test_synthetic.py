@@ -8,7 +8,7 @@ import torch
 from mscl.synthetic import (CLASSES, FAMILIES, draw_scene, generate, pose, render_frame, render_video, true_flow,
                             video_number, video_scene)
 from mscl.flow.colorwheel import normalize_per_frame
-from mscl.params import IndexParams
+from mscl.params import DatasetParams
 from mscl.transforms.flow_rotation import NUM_ANGLES, fra_angle, flow_rotation
 from mscl.transforms.spatial import flip_flow
 
@@ -221,11 +221,18 @@ def test_the_relative_classes_share_the_object_motion():
 
 
 def test_index_family_offers_every_family():
-    field = next(f for f in dataclasses.fields(IndexParams) if f.name == "family")
+    field = next(f for f in dataclasses.fields(DatasetParams) if f.name == "family")
     assert set(field.metadata["choices"]) == set(FAMILIES)
 
 
 def test_video_number_reads_back_what_generate_names(tmp_path):
     records = generate(tmp_path, videos_per_class=2, num_frames=2, height=16, width=16, fps=8, speed=1.0,
-                       test_fraction=0.5, seed=3)
+                       test_fraction=0.5, val_fraction=0.0, seed=3)
     assert [(r["label"], video_number(r["video_id"])) for r in records] == [(c, n) for c in range(len(CLASSES)) for n in (0, 1)]
+
+
+def test_generate_assigns_train_val_and_test_per_class(tmp_path):
+    records = generate(tmp_path, videos_per_class=4, num_frames=2, height=16, width=16, fps=8, speed=1.0,
+                       test_fraction=0.5, val_fraction=0.25, seed=3)
+    for c in range(len(CLASSES)):
+        assert [r["split"] for r in records if r["label"] == c] == ["train", "test", "val", "test"]

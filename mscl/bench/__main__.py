@@ -20,7 +20,7 @@ def report(preset_path: Path) -> str:
     preset = load_preset(preset_path)
     experiments = grid(preset, committed_params())
     times = json.loads(preset.times.read_text()) if preset.times.exists() else {}
-    doc = results.collect(preset, experiments, finished(exp_show()), times)
+    doc = results.collect(preset, experiments, finished(exp_show(), preset.dataset), times)
     written = results.write_results(preset, doc)
     changed = results.refresh_documents()
     print("wrote " + ", ".join(map(str, written + changed)), file=sys.stderr)

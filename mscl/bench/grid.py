@@ -20,6 +20,7 @@ class Preset:
 
     name: str  # the file's stem: prefix of every experiment, result file and table of the preset
     path: Path
+    dataset: str  # the named dataset (params.yaml ``datasets``) the grid pretrains on and evaluates
     version: int
     params: dict  # {"section.key": value} every experiment sets ("{seed}" is the experiment's seed)
     arms: dict  # {arm: {"section.key": value}}, in file order (the tables keep it)
@@ -40,7 +41,8 @@ def load_preset(path: str | Path) -> Preset:
     """Read and check ``benchmarks/<name>.yaml``.
 
     Raises:
-        ValueError: no arms, no integer ``version``, or a reference or ``arm_seeds`` entry naming no arm.
+        ValueError: no arms, no integer ``version``, no ``dataset``, or a reference or ``arm_seeds``
+            entry naming no arm.
     """
     path = Path(path)
     doc = yaml.safe_load(path.read_text()) or {}
@@ -49,12 +51,14 @@ def load_preset(path: str | Path) -> Preset:
         raise ValueError(f"{path}: the benchmark preset lists no arms")
     if not isinstance(doc.get("version"), int):
         raise ValueError(f"{path}: needs an integer `version` (raise it when code that changes the results changes)")
+    if not isinstance(doc.get("dataset"), str):
+        raise ValueError(f"{path}: needs the `dataset` it pretrains on and evaluates (a name of params.yaml datasets)")
     refs, own_seeds = tuple(doc.get("references") or ()), doc.get("arm_seeds") or {}
     for name in (*refs, *own_seeds):
         if name not in arms:
             raise ValueError(f"{path}: {name!r} is not an arm of the preset (arms: {', '.join(arms)})")
     seeds = {arm: [int(s) for s in own_seeds.get(arm, doc.get("seeds") or [0])] for arm in arms}
-    return Preset(path.stem, path, doc["version"], flatten(doc.get("params") or {}), arms, seeds, refs, doc.get("chance"))
+    return Preset(path.stem, path, doc["dataset"], doc["version"], flatten(doc.get("params") or {}), arms, seeds, refs, doc.get("chance"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from mscl.bench.grid import Experiment, Preset
-from mscl.bench.run import METRICS
+from mscl.bench.run import COLUMNS, metric_files
 from mscl.report import lookup
 from mscl.stats import difference, seeds_needed, spread
 
@@ -34,13 +34,14 @@ def collect(preset: Preset, experiments: list[Experiment], done: dict[str, dict]
         rec = {"arm": e.arm, "seed": e.seed, "name": e.name, "key": e.key}
         for split, name in (("val", e.name), ("test", e.test_name)):
             files = done[name]["files"] if name in done else None
-            rec[split] = {col: float(lookup(files.get(f, {}), k)) for col, f, k in METRICS} if files else None
+            rec[split] = ({col: float(lookup(files.get(f, {}), k)) for col, f, k in metric_files(preset.dataset)}
+                          if files else None)
         rec["knn"] = _knn_curve(done[e.name]["rev"])
         rec["seconds"] = {"val": times.get(e.name), "test": times.get(e.test_name)}
         records.append(rec)
     return {"preset": str(preset.path), "version": preset.version, "arms": list(preset.arms),
             "references": list(preset.references), "chance": preset.chance,
-            "metrics": [c for c, _, _ in METRICS], "experiments": records}
+            "dataset": preset.dataset, "metrics": list(COLUMNS), "experiments": records}
 
 
 # --------------------------------------------------------------------------- statistics of a document

@@ -14,14 +14,25 @@ from mscl.bench.grid import EVAL_SPLIT, Experiment, Preset, grid, select
 from mscl.preset import set_args
 from mscl.report import experiment_rows, lookup
 
-# the stages every experiment of a grid shares (their outputs are computed once) and the ones it
-# asks for (pretraining runs as their dependency)
-SHARED = ("index", "frames", "flow", "screen")
-TARGETS = ("linear", "retrieve")
 # workspace paths an experiment run in place rewrites
 WORKSPACE = ("params.yaml", "dvc.lock", "metrics", "logs", "dvclive")
-# (column, metrics file, key): what a finished experiment has and the tables show
-METRICS = [("linear top-1", "metrics/linear.json", "video_top1"), ("retrieval R@1", "metrics/retrieval.json", "R@1")]
+COLUMNS = ("linear top-1", "retrieval R@1")  # what the tables show of each experiment
+
+
+def shared_stages(dataset: str) -> tuple[str, ...]:
+    """The stages every experiment of a grid on ``dataset`` shares (their outputs computed once)."""
+    return f"index@{dataset}", f"frames@{dataset}", "flow", "screen"
+
+
+def target_stages(dataset: str) -> tuple[str, ...]:
+    """The stages an experiment asks for (pretraining runs as their dependency)."""
+    return f"linear@{dataset}", f"retrieve@{dataset}"
+
+
+def metric_files(dataset: str) -> list[tuple[str, str, str]]:
+    """(column, metrics file, key) of :data:`COLUMNS`: what a finished experiment has."""
+    return [(COLUMNS[0], f"metrics/{dataset}/linear.json", "video_top1"),
+            (COLUMNS[1], f"metrics/{dataset}/retrieval.json", "R@1")]
 
 
 def _dvc(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -43,12 +54,12 @@ def committed_params() -> dict:
     return yaml.safe_load(_git("show", "HEAD:params.yaml")) or {}
 
 
-def finished(shown: list) -> dict[str, dict]:
+def finished(shown: list, dataset: str) -> dict[str, dict]:
     """{experiment name: its row (:func:`mscl.report.experiment_rows`)}: the newest experiment of
-    each name, where it has every benchmark metric."""
+    each name, where it has every benchmark metric of ``dataset``."""
     newest = {r["name"]: r for r in experiment_rows(shown)}  # rows come oldest first
     return {n: r for n, r in newest.items()
-            if all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in METRICS)}
+            if all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in metric_files(dataset))}
 
 
 def in_queue(shown: list) -> set[str]:
@@ -68,7 +79,7 @@ def apply_sets(doc: dict, sets: dict) -> dict:
     return doc
 
 
-def reuse_shared_data(done: dict[str, dict]) -> str | None:
+def reuse_shared_data(done: dict[str, dict], dataset: str) -> str | None:
     """Start from the shared outputs of the newest finished MSCL experiment (the arm that computes
     flow): its dvc.lock and logs into the workspace, its shared outputs out of the DVC cache; where
     the cache lacks them, or the experiment ran other shared values or code, DVC recomputes what
@@ -78,16 +89,16 @@ def reuse_shared_data(done: dict[str, dict]) -> str | None:
         return None
     source = max(mscl, key=lambda r: r["timestamp"])
     _git("restore", "--source", source["rev"], "--worktree", "--", "dvc.lock", "logs")
-    _dvc("checkout", "--quiet", *SHARED, check=False)
+    _dvc("checkout", "--quiet", *shared_stages(dataset), check=False)
     return source["name"]
 
 
-def compute_shared_data(experiment: Experiment) -> None:
+def compute_shared_data(experiment: Experiment, dataset: str) -> None:
     """Reproduce the shared stages in the workspace with ``experiment``'s values: afterwards
     dvc.lock and logs describe them and the DVC cache holds their outputs."""
     doc = apply_sets(yaml.safe_load(Path("params.yaml").read_text()), experiment.sets)
     Path("params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    _dvc("repro", SHARED[-1])  # and the stages before it
+    _dvc("repro", shared_stages(dataset)[-1])  # and the stages before it
     _git("checkout", "--", "params.yaml")
 
 
@@ -111,10 +122,10 @@ def _record_times(preset: Preset, times: dict[str, float]) -> None:
         preset.times.write_text(json.dumps(old | times, indent=1) + "\n")
 
 
-def _timed_run(step: str, name: str, sets: dict, times: dict) -> None:
+def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict) -> None:
     print(step, flush=True)
     start = time.perf_counter()
-    _dvc("exp", "run", "-n", name, *set_args(sets), *TARGETS)
+    _dvc("exp", "run", "-n", name, *set_args(sets), *target_stages(dataset))
     times[name] = round(time.perf_counter() - start, 1)
     print(f"{step}: {times[name]:.0f} s", flush=True)
 
@@ -126,18 +137,18 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
     everything = grid(preset, committed_params())
     experiments = select(everything, arms, seeds)
     shown = exp_show()
-    done, waiting = finished(shown), in_queue(shown)
+    done, waiting = finished(shown, preset.dataset), in_queue(shown)
     on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
     todo = [e for e in experiments if e.name not in done and e.name not in waiting]
     times, queued = {}, []
     try:
-        reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}) if todo else None
+        reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}, preset.dataset) if todo else None
         if reused:
             print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
         elif todo and queue:  # queued experiments run from a copy of the workspace: give it the shared data
             first = next((e for e in everything if e.sets.get("pretrain.method") == "mscl"), todo[0])
             print(f"shared data: computing it with the values of {first.name}", flush=True)
-            compute_shared_data(first)
+            compute_shared_data(first, preset.dataset)
         for i, e in enumerate(experiments):
             step = f"[{i + 1}/{len(experiments)}] {e.name}"
             if e not in todo:
@@ -150,11 +161,11 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
             # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
             _git("checkout", "--", "params.yaml")
             if queue:
-                _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *TARGETS)
+                _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *target_stages(preset.dataset))
                 queued.append(e.name)
                 print(f"{step}: queued", flush=True)
             else:
-                _timed_run(step, e.name, e.sets, times)
+                _timed_run(step, e.name, e.sets, preset.dataset, times)
     finally:
         _restore_workspace()
         _record_times(preset, times)
@@ -171,7 +182,7 @@ def run_test(preset: Preset) -> None:
     until the whole val grid has finished, so that test is read once, for the reported table."""
     _check_clean()
     experiments = grid(preset, committed_params())
-    done = finished(exp_show())
+    done = finished(exp_show(), preset.dataset)
     missing = [e.name for e in experiments if e.name not in done]
     if missing:
         raise SystemExit(f"mscl.bench test: the val grid is not finished ({len(missing)} to run: {', '.join(missing)}); "
@@ -184,7 +195,7 @@ def run_test(preset: Preset) -> None:
                 print(f"{step}: done, skipped")
                 continue
             _dvc("exp", "apply", e.name)  # its params, dvc.lock and encoder: pretraining is found unchanged
-            _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, times)
+            _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, preset.dataset, times)
             _git("checkout", "HEAD", "--", *WORKSPACE)
     finally:
         _restore_workspace()

@@ -8,6 +8,10 @@ at relative offset (c + 1/2) / clips inside every segment (one clip = the segmen
 §6.1; several clips = evenly spaced starts with the segment length as a fixed stride), short side
 resized to ``crop_size``, then 1 centre crop or 3 crops along the long side.
 
+Frames are stored once per dataset, at ``frames.short_side``, whichever role reads them; each view
+is resized at load time to the size its stage asks for (:func:`mscl.transforms.spatial.resize_frames`
+on the uint8 pixels of its crop box alone, so no whole frame is converted or resized).
+
 An item holds every view of one video, ``(V, 3, T, S, S)``, with its label and row index, so
 clip scores can be averaged per video (V = 1 in training, clips x crops in evaluation).
 """
@@ -25,23 +29,13 @@ from torch.utils.data import Dataset
 from mscl.io.frames import FrameReader
 from mscl.io.tables import USABLE, read_csv, read_videos
 from mscl.transforms.color import normalize
-from mscl.transforms.spatial import (
-    center_crop_box,
-    random_resized_crop_boxes,
-    resize_short_side,
-    resized_crop,
-    three_crop_boxes,
-)
+from mscl.transforms.spatial import (box_slices, center_crop_box, random_resized_crop_boxes, resize_frames,
+                                    three_crop_boxes)
 
 MANIFEST_COLUMNS = ["video_id", "frames", "num_frames", "status"]
 
 
 # --------------------------------------------------------------------------- tables
-
-
-def evaluation_split(videos: pd.DataFrame) -> str:
-    """``"test"`` when the index has a test split, else ``"val"``."""
-    return "test" if (videos["split"] == "test").any() else "val"
 
 
 def class_names(videos: pd.DataFrame) -> list[str]:
@@ -50,26 +44,29 @@ def class_names(videos: pd.DataFrame) -> list[str]:
     return [str(names.get(i, i)) for i in range(int(videos["label"].max()) + 1)]
 
 
-def labeled_videos(videos: pd.DataFrame, manifest: pd.DataFrame, frames_dir: str | Path, split: str) -> pd.DataFrame:
+def labeled_videos(videos: pd.DataFrame, manifest: pd.DataFrame, frames_dir: str | Path, split: str,
+                   column: str = "split") -> pd.DataFrame:
     """The videos of ``split`` whose frame containers are usable.
 
     Args:
         videos: the video index (``mscl.io.tables.VIDEO_COLUMNS``).
         manifest: the frames manifest (at least ``MANIFEST_COLUMNS``).
         frames_dir: folder the manifest's ``frames`` paths are relative to.
+        column: the index's column of the official split to read (``split``, or ``split_<n>``
+            of an index of several).
     Returns:
         index columns plus ``frames`` (container path) and ``num_frames``, one row per video;
         videos with an unusable status are left out (the caller counts them).
     """
     usable = manifest[manifest["status"].isin(USABLE)][["video_id", "frames", "num_frames"]]
-    rows = videos[videos["split"] == split].merge(usable, on="video_id", how="inner")
+    rows = videos[videos[column] == split].merge(usable, on="video_id", how="inner")
     rows["frames"] = [str(Path(frames_dir) / f) for f in rows["frames"]]
     return rows.astype({"num_frames": int}).reset_index(drop=True)
 
 
 class SplitTables(NamedTuple):
-    """The downstream videos: ``train`` and the evaluation split ``test`` (named ``split``),
-    class names by label, and how many of their indexed videos had no usable frames."""
+    """The downstream videos: ``train`` and the scored split ``test`` (val or test, named
+    ``split``), class names by label, and how many of their indexed videos had no usable frames."""
 
     train: pd.DataFrame
     test: pd.DataFrame
@@ -78,13 +75,20 @@ class SplitTables(NamedTuple):
     skipped: int
 
 
-def split_tables(videos_csv: str | Path, frames_dir: str | Path) -> SplitTables:
-    """Read the index and the frames manifest into the train and evaluation tables."""
+def split_tables(videos_csv: str | Path, frames_dir: str | Path, *, split: str, column: str = "split") -> SplitTables:
+    """Read the index and the frames manifest into the train table and that of ``split`` (val or
+    test), from the index's ``column`` (:func:`labeled_videos`).
+
+    Raises:
+        ValueError: the index has no train or no ``split`` video (one line naming the split).
+    """
     videos = read_videos(videos_csv)
     manifest = read_csv(Path(frames_dir) / "manifest.csv", MANIFEST_COLUMNS)
-    split = evaluation_split(videos)
-    train, test = (labeled_videos(videos, manifest, frames_dir, s) for s in ("train", split))
-    indexed = int(videos["split"].isin(["train", split]).sum())
+    for name in ("train", split):
+        if not (videos[column] == name).any():
+            raise ValueError(f"{videos_csv}: no video in the {name} split ({column})")
+    train, test = (labeled_videos(videos, manifest, frames_dir, s, column) for s in ("train", split))
+    indexed = int(videos[column].isin(["train", split]).sum())
     return SplitTables(train, test, split, class_names(videos), indexed - len(train) - len(test))
 
 
@@ -120,31 +124,38 @@ def to_clip(frames: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
 
 
-def train_view(clip: Tensor, generator: torch.Generator, *, crop_size: int, scale: tuple[float, float]) -> Tensor:
-    """Random resized crop + ImageNet normalisation. clip (3, T, H, W) -> (3, T, S, S)."""
-    box = random_resized_crop_boxes(1, clip.shape[-2], clip.shape[-1], generator, scale=scale)[0]
-    return normalize(resized_crop(clip, box, crop_size))
+def train_view(frames: np.ndarray, generator: torch.Generator, *, crop_size: int, scale: tuple[float, float]) -> Tensor:
+    """Random resized crop + ImageNet normalisation. frames (T, H, W, 3) uint8 -> (3, T, S, S) float."""
+    box = random_resized_crop_boxes(1, frames.shape[1], frames.shape[2], generator, scale=scale)[0]
+    rows, cols = box_slices(box)
+    return normalize(to_clip(resize_frames([f[rows, cols] for f in frames], crop_size)))
 
 
-def eval_views(clips: Tensor, *, crop_size: int, crops: int) -> Tensor:
-    """Short side to ``crop_size``, then 1 centre or 3 long-side crops, normalised.
+def eval_boxes(height: int, width: int, crops: int) -> Tensor:
+    """The boxes of the evaluation views in a ``height x width`` frame: squares of the short side,
+    1 centred or 3 along the long side. Resizing a box to S x S is resizing the short side to S and
+    cropping S x S there. Returns (crops, 4) long (top, left, h, w)."""
+    side = min(height, width)
+    if crops == 1:
+        return center_crop_box(height, width, side)[None]
+    if crops == 3:
+        return three_crop_boxes(height, width, side)
+    raise ValueError(f"crops must be 1 or 3, got {crops}")
+
+
+def eval_views(frames: np.ndarray, *, crop_size: int, crops: int) -> Tensor:
+    """Short side to ``crop_size``, then 1 centre or 3 long-side crops, normalised: each view
+    resized from its box's uint8 pixels (:func:`eval_boxes`).
 
     Args:
-        clips: (K, 3, T, H, W) float in [0, 1].
+        frames: (K, T, H, W, 3) uint8, the stored frames of K clips.
     Returns:
-        (K * crops, 3, T, S, S), clip-major (views of clip 0 first).
+        (K * crops, 3, T, S, S) float, clip-major (views of clip 0 first).
     """
-    x = resize_short_side(clips, crop_size)
-    H, W = x.shape[-2:]
-    if crops == 1:
-        boxes = center_crop_box(H, W, crop_size)[None]
-    elif crops == 3:
-        boxes = three_crop_boxes(H, W, crop_size)
-    else:
-        raise ValueError(f"crops must be 1 or 3, got {crops}")
-    K = x.shape[0]
-    views = resized_crop(x[:, None].expand(K, crops, *x.shape[1:]), boxes.expand(K, crops, 4), crop_size)
-    return normalize(views.reshape(K * crops, *views.shape[2:]))
+    boxes = [box_slices(b) for b in eval_boxes(frames.shape[2], frames.shape[3], crops)]
+    views = [to_clip(resize_frames([f[rows, cols] for f in clip], crop_size))  # (3, T, S, S) each
+             for clip in frames for rows, cols in boxes]
+    return normalize(torch.stack(views))
 
 
 # --------------------------------------------------------------------------- dataset
@@ -200,10 +211,10 @@ class LabeledClips(Dataset):
         else:
             idx = segment_indices(L, T, clip_offsets(self.clips)).reshape(-1)  # (clips * T,)
         with FrameReader(self.paths[i]) as reader:
-            clip = to_clip(reader.read(idx.tolist()))  # (3, K*T, H, W)
+            frames = reader.read(idx.tolist())  # (K*T, H, W, 3) uint8
         if self.train:
-            views = train_view(clip, g, crop_size=self.crop_size, scale=self.scale)[None]
+            views = train_view(frames, g, crop_size=self.crop_size, scale=self.scale)[None]
         else:
-            clips = clip.unflatten(1, (self.clips, T)).transpose(0, 1)  # (K, 3, T, H, W)
+            clips = frames.reshape(self.clips, T, *frames.shape[1:])  # (K, T, H, W, 3)
             views = eval_views(clips, crop_size=self.crop_size, crops=self.crops)
         return LabeledItem(views, self.labels[i], i)

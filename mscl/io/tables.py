@@ -27,15 +27,26 @@ def read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def split_columns(videos: pd.DataFrame) -> list[str]:
+    """The index's columns of official splits: ``split_1``, ``split_2``, ... where it holds several
+    (:func:`mscl.io.datasets.merge_splits`), else ``split`` alone."""
+    several = sorted(c for c in videos.columns if c.startswith("split_"))
+    return several or ["split"]
+
+
 def videos_frame(records: list[dict]) -> pd.DataFrame:
-    """The video index as a DataFrame with ``VIDEO_COLUMNS``, checked for duplicates and splits."""
-    df = pd.DataFrame(records, columns=VIDEO_COLUMNS)
+    """The video index as a DataFrame with ``VIDEO_COLUMNS`` (and the ``split_<n>`` columns of
+    several official splits), checked for duplicates and split names ("" in a ``split_<n>``
+    column: that split leaves the video out)."""
+    extra = sorted({k for r in records for k in r if k.startswith("split_")})
+    df = pd.DataFrame(records, columns=VIDEO_COLUMNS + extra)
     dup = df["video_id"][df["video_id"].duplicated()]
     if len(dup):
         raise ValueError(f"duplicate video ids in the index, e.g. {dup.iloc[0]!r}")
-    bad = set(df["split"]) - set(SPLITS)
-    if bad:
-        raise ValueError(f"unknown split names {sorted(bad)}; expected {SPLITS}")
+    for column in ["split", *extra]:
+        bad = set(df[column]) - set(SPLITS) - ({""} if extra else set())
+        if bad:
+            raise ValueError(f"unknown split names {sorted(bad)} in column {column}; expected {SPLITS}")
     return df.astype({"label": int})
 
 
@@ -47,3 +58,16 @@ def read_videos(path: str | Path) -> pd.DataFrame:
 def is_test(i: int, test_fraction: float) -> bool:
     """Deterministic split of the i-th video of a class: about ``test_fraction`` go to test."""
     return test_fraction > 0 and int((i + 1) * test_fraction) > int(i * test_fraction)
+
+
+def split_of(i: int, test_fraction: float, val_fraction: float) -> str:
+    """Deterministic split of the i-th video of a class: of n videos, ``int(n * test_fraction)``
+    go to test (the videos :func:`is_test` picks, whatever ``val_fraction``), then about
+    ``val_fraction`` of n to val, spread evenly over the others; the rest is train.
+
+    Needs ``test_fraction + val_fraction < 1``.
+    """
+    if is_test(i, test_fraction):
+        return "test"
+    rest = i - int(i * test_fraction)  # non-test videos before this one: is_test picked int(i * f) of i
+    return "val" if is_test(rest, val_fraction / (1.0 - test_fraction)) else "train"

@@ -41,6 +41,8 @@ class PretrainPaths:
     frames_dir: str
     flow_dir: str
     samples_csv: str
+    monitor_videos_csv: str
+    monitor_frames_dir: str
     model_dir: str
     live_dir: str
     metrics: str
@@ -87,16 +89,24 @@ def build_dataset(p: PretrainParams, paths: PretrainPaths) -> PretrainDataset:
 
 
 def knn_monitors(p: PretrainParams, paths: PretrainPaths, model: torch.nn.Module) -> dict:
-    """{logged name: check of the model}: kNN top-1 of the RGB encoder (every method) and, with
-    flow, leave-one-out kNN top-1 of the flow encoder on the train split."""
-    rgb = KnnMonitor(paths.videos_csv, paths.frames_dir, num_frames=p.frames_per_clip, crop_size=p.crop_size,
-                     k=p.knn_k, max_videos=p.knn_videos)
+    """{logged name: check of the model}: kNN top-1 of the RGB encoder on the monitor set's val
+    split (every method) and, with flow, when the monitor set is the pretraining set and its val
+    videos got flow (``flow.splits``), kNN top-1 of the flow encoder on that split."""
+    rgb = KnnMonitor(paths.monitor_videos_csv, paths.monitor_frames_dir, num_frames=p.frames_per_clip,
+                     crop_size=p.crop_size, k=p.knn_k, max_videos=p.knn_videos)
     monitors = {"knn_top1": lambda model, device: rgb(model.backbone, device)}
-    if getattr(model, "flow", None) is not None:
+    if getattr(model, "flow", None) is not None and p.monitor == p.data and _val_has_flow(paths):
         flow = FlowKnnMonitor(paths.videos_csv, paths.flow_dir, clip_len=p.clip_len, interval=p.interval,
                               crop_size=p.crop_size, k=p.knn_k, max_videos=p.knn_videos)
         monitors["knn_flow_top1"] = lambda model, device: flow(model.flow.encoder_q, device)
     return monitors
+
+
+def _val_has_flow(paths: PretrainPaths) -> bool:
+    """Whether the flow stage computed flow of any val video of the pretraining set."""
+    manifest = read_csv(Path(paths.flow_dir) / "manifest.csv", ["video_id", "status"])
+    val = read_videos(paths.videos_csv).query("split == 'val'")["video_id"]
+    return bool(manifest[manifest["status"].isin(USABLE)]["video_id"].isin(val).any())
 
 
 def data_signature(paths: PretrainPaths, p: PretrainParams) -> str:
@@ -170,10 +180,12 @@ def publish(paths: PretrainPaths, metrics: dict) -> None:
 
 
 PATHS = {
-    "videos_csv": "input: the video index",
-    "frames_dir": "input: frame containers + manifest.csv",
-    "flow_dir": "input: flow containers + manifest.csv (read by MSCL only)",
-    "samples_csv": "input: MDS samples (read by MSCL only)",
+    "videos_csv": "input: the video index of the pretraining set (pretrain.data)",
+    "frames_dir": "input: its frame containers + manifest.csv",
+    "flow_dir": "input: its flow containers + manifest.csv (read by MSCL only)",
+    "samples_csv": "input: its MDS samples (read by MSCL only)",
+    "monitor_videos_csv": "input: the video index of the kNN monitor's evaluation set (pretrain.monitor)",
+    "monitor_frames_dir": "input: its frame containers + manifest.csv",
     "model_dir": "output: encoder.pt + json (an unfinished run works in <model_dir>.partial)",
     "live_dir": "output: dvclive curves",
     "metrics": "output: metrics json",

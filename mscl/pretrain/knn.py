@@ -1,15 +1,16 @@
 """kNN monitors: how well the encoders being trained already separate the labelled classes.
 
 Every ``pretrain.knn_every`` steps the pooled features of the RGB query encoder (eval mode, one
-centre view per video, the pretraining clip length and crop) of the labelled train videos
-classify the evaluation videos by a similarity-weighted vote of their k nearest neighbours. The
+centre view per video, the pretraining clip length and crop) of the labelled train videos of an
+evaluation set (``pretrain.monitor``) classify its val videos by a similarity-weighted vote of
+their k nearest neighbours; the test split is never read, so the curve may guide tuning. The
 views are decoded once and kept in memory (at most ``pretrain.knn_videos`` videos per split), so
 a check costs one forward pass over them. It reads labels only to monitor; training never sees them.
 
-With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``): flow exists
-for the train split only, so each train video is classified by the other train videos
-(leave-one-out). Side by side the two curves show where learning stops: a flow encoder that
-separates motion while the RGB encoder does not means the cross-modal transfer is the bottleneck.
+With MSCL a second monitor does the same for the flow encoder (``knn_flow_top1``) where flow of
+val videos exists: when the monitor set is the pretraining set and ``flow.splits`` holds val.
+Side by side the two curves show where learning stops: a flow encoder that separates motion
+while the RGB encoder does not means the cross-modal transfer is the bottleneck.
 """
 from __future__ import annotations
 
@@ -47,14 +48,6 @@ def knn_predict(train_x: Tensor, train_y: Tensor, test_x: Tensor, *, k: int, tem
     return _vote(a @ b.T, train_y, k=k, temperature=temperature, num_classes=num_classes)
 
 
-def knn_leave_one_out(x: Tensor, y: Tensor, *, k: int, temperature: float = 0.07,
-                      num_classes: int | None = None) -> Tensor:
-    """:func:`knn_predict` of every row of ``x`` (N, D) from all the other rows: (N,) labels."""
-    z = F.normalize(x - x.mean(dim=0, keepdim=True), dim=1)
-    sim = (z @ z.T).fill_diagonal_(float("-inf"))  # never its own neighbour
-    return _vote(sim, y, k=min(k, len(x) - 1), temperature=temperature, num_classes=num_classes)
-
-
 def _vote(sim: Tensor, train_y: Tensor, *, k: int, temperature: float, num_classes: int | None) -> Tensor:
     """Weighted vote of the ``k`` most similar train rows (columns of ``sim`` (M, N)): (M,) labels."""
     top, idx = sim.topk(min(k, sim.shape[1]), dim=1)  # (M, k)
@@ -72,11 +65,11 @@ def _subset(table: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 class KnnMonitor:
-    """kNN top-1 of the evaluation split from train-split neighbours (see the module docstring)."""
+    """kNN top-1 of the val split from train-split neighbours (see the module docstring)."""
 
     def __init__(self, videos_csv: str | Path, frames_dir: str | Path, *, num_frames: int, crop_size: int,
                  k: int, max_videos: int, batch_size: int = 32):
-        tables = split_tables(videos_csv, frames_dir)
+        tables = split_tables(videos_csv, frames_dir, split="val")
         self.k, self.batch_size, self.num_classes = k, batch_size, len(tables.classes)
         self.views, self.labels = {}, {}
         for name, table in (("train", tables.train), ("test", tables.test)):
@@ -100,7 +93,8 @@ class KnnMonitor:
 
 
 class FlowKnnMonitor:
-    """Leave-one-out kNN top-1 of the train videos with the flow encoder (see the module docstring).
+    """kNN top-1 of the val videos from train-split neighbours with the flow encoder, as
+    :class:`KnnMonitor` does with the RGB encoder (see the module docstring).
 
     Views: the centre clip of each video's flow (``clip_len`` flows ``interval`` apart), every
     frame divided by its largest vector as in training, resized to short side ``crop_size``,
@@ -112,26 +106,32 @@ class FlowKnnMonitor:
         manifest = read_csv(Path(flow_dir) / "manifest.csv", ["video_id", "flow", "num_flows", "status"])
         usable = manifest[manifest["status"].isin(USABLE) & (manifest["num_flows"] > 0)]
         videos = read_videos(videos_csv)
-        table = _subset(videos[["video_id", "label"]].merge(usable, on="video_id"), max_videos)
-        if table["label"].nunique() < 2:
-            raise ValueError("the flow kNN monitor needs flow of at least two classes")
-        views = []
-        for r in table.itertuples():
-            L, span = int(r.num_flows), clip_len * interval
-            start = max(0, (L - span) // 2)
-            with FlowReader(Path(flow_dir) / r.flow) as fr:
-                flow = fr.read([(start + interval * i) % L for i in range(clip_len)])  # (T, H, W, 2)
-            flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, T, H, W)
-            views.append(color_code(center_crop(resize_short_side(flow, crop_size), crop_size)))
-        self.views, self.labels = torch.stack(views), torch.tensor(table["label"].to_numpy())
+        self.views, self.labels = {}, {}
+        for split in ("train", "val"):
+            table = _subset(videos.loc[videos["split"] == split, ["video_id", "label"]].merge(usable, on="video_id"),
+                            max_videos)
+            if table["label"].nunique() < 2:
+                raise ValueError(f"the flow kNN monitor needs flow of {split} videos of at least two classes")
+            self.views[split] = torch.stack([self._view(Path(flow_dir) / r.flow, int(r.num_flows), clip_len, interval,
+                                                        crop_size) for r in table.itertuples()])
+            self.labels[split] = torch.tensor(table["label"].to_numpy())
         self.k, self.batch_size, self.num_classes = k, batch_size, int(videos["label"].max()) + 1
 
+    @staticmethod
+    def _view(path: Path, L: int, clip_len: int, interval: int, crop_size: int) -> Tensor:
+        """The colour-coded centre flow clip of one video: (3, T, S, S) in [0, 1]."""
+        start = max(0, (L - clip_len * interval) // 2)
+        with FlowReader(path) as fr:
+            flow = fr.read([(start + interval * i) % L for i in range(clip_len)])  # (T, H, W, 2)
+        flow = normalize_per_frame(torch.from_numpy(flow).permute(0, 3, 1, 2)).movedim(0, 1)  # (2, T, H, W)
+        return color_code(center_crop(resize_short_side(flow, crop_size), crop_size))
+
     def __call__(self, encoder: torch.nn.Module, device: torch.device) -> float:
-        """Leave-one-out kNN top-1 in percent of the flow encoder (eval mode, then its former mode)."""
+        """kNN top-1 in percent of the flow encoder (eval mode, then its former mode)."""
         with evaluating(encoder):
-            x = pooled_features(encoder, self.views, device, self.batch_size)
-        pred = knn_leave_one_out(x, self.labels, k=self.k, num_classes=self.num_classes)
-        return 100.0 * float((pred == self.labels).float().mean())
+            train_x, val_x = (pooled_features(encoder, self.views[s], device, self.batch_size) for s in ("train", "val"))
+        pred = knn_predict(train_x, self.labels["train"], val_x, k=self.k, num_classes=self.num_classes)
+        return 100.0 * float((pred == self.labels["val"]).float().mean())
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ from mscl.bench.grid import EVAL_SPLIT, experiment_key, grid, load_preset, selec
 
 PRESET = {
     "version": 1,
+    "dataset": "motion",
     "references": ["random"],
     "params": {"pretrain": {"seed": "{seed}", "epochs": 5, "crop_scale": [0.2, 1.0]}, "flow": {"splits": ["train"]}},
     "seeds": [0, 1],
@@ -61,6 +62,7 @@ def test_per_arm_seeds_and_select(tmp_path):
 @pytest.mark.parametrize("change, message", [
     ({"arms": {}}, "lists no arms"),
     ({"version": None}, "integer `version`"),
+    ({"dataset": None}, "needs the `dataset`"),
     ({"references": ["moco"]}, "'moco' is not an arm"),
     ({"arm_seeds": {"dclr": [0]}}, "'dclr' is not an arm"),
 ])

@@ -59,7 +59,7 @@ def test_unknown_view_is_refused_and_times_sum_val_and_test():
 def test_collect_keeps_the_current_experiments_with_their_test_phase(tmp_path):
     p = preset(tmp_path)
     exps = grid(p, PARAMS)
-    files = lambda top1: {"metrics/linear.json": {"video_top1": top1}, "metrics/retrieval.json": {"R@1": 9.0}}
+    files = lambda top1: {"metrics/motion/linear.json": {"video_top1": top1}, "metrics/motion/retrieval.json": {"R@1": 9.0}}
     done = {exps[0].name: {"files": files(40.0), "rev": "none"}, exps[0].test_name: {"files": files(35.0), "rev": "none"},
             "tiny-mscl-s1-oldkey0": {"files": files(99.0), "rev": "none"}}
     doc = results.collect(p, exps, done, {exps[0].name: 70.0})

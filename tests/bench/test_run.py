@@ -43,7 +43,8 @@ def _commit(message):
 def _shown(baseline, *exps):
     """``dvc exp show --json`` of experiments (name, rev, timestamp, params, top-1) from one baseline."""
     def node(name, rev, ts, params, top1):
-        metrics = {"metrics/linear.json": {"data": {"video_top1": top1}}, "metrics/retrieval.json": {"data": {"R@1": 9.0}}}
+        metrics = {"metrics/motion/linear.json": {"data": {"video_top1": top1}},
+                   "metrics/motion/retrieval.json": {"data": {"R@1": 9.0}}}
         return {"rev": rev, "name": name, "data": {"timestamp": ts, "params": {"params.yaml": {"data": params}},
                                                    "metrics": metrics}}
     return [{"rev": baseline, "name": None, "data": {}, "experiments": [{"revs": [node(*e)]} for e in exps]}]
@@ -94,8 +95,8 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_curr
     monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(shown, calls))
     bench_run.run(preset, seeds=[0])
     commands = [" ".join(a[:3]) for a, _ in calls]
-    assert commands == ["exp show --json", "checkout --quiet index", "exp run -n", "checkout --quiet"]
-    assert calls[1][0][2:] == bench_run.SHARED
+    assert commands == ["exp show --json", "checkout --quiet index@motion", "exp run -n", "checkout --quiet"]
+    assert calls[1][0][2:] == ("index@motion", "frames@motion", "flow", "screen")
     assert calls[2][0][3] == random0.name and calls[2][1] == f"the shared stages of {mscl0.name}\n"
     assert Path("dvc.lock").read_text() == "" and not Path("logs/flow.json").exists()  # the workspace as found
     status = subprocess.run(["git", "status", "--porcelain", "--", *bench_run.WORKSPACE], capture_output=True, text=True)
@@ -118,14 +119,14 @@ def test_the_test_phase_waits_for_the_whole_val_grid_then_reads_test_once_per_ex
     assert [a[2] for a in runs if a[1] == "apply"] == [e.name for e in exps[1:]]
     ran = [a for a in runs if a[1] == "run"]
     assert [a[3] for a in ran] == [e.test_name for e in exps[1:]]
-    assert all(a[4:7] == ("-S", "evaluation.split=test", "linear") for a in ran)
+    assert all(a[4:8] == ("-S", "evaluation.split=test", "linear@motion", "retrieve@motion") for a in ran)
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
 
 
 def test_finished_needs_every_metric_and_the_queue_state_is_read():
     shown = _shown("c", ("a", "r1", "2026-01-01", {}, 10.0), ("a", "r2", "2026-01-02", {}, 20.0))
     shown[0]["experiments"].append({"revs": [{"rev": "r3", "name": "b", "data": {"timestamp": "x", "metrics": {}}}]})
-    done = finished(shown)
+    done = finished(shown, "motion")
     assert list(done) == ["a"] and done["a"]["rev"] == "r2"  # the newest of a name; b has no metrics
 
     def exp(name, state):
@@ -146,8 +147,8 @@ def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(
     find them unchanged, and a second invocation has nothing left to queue."""
     copy_project(tmp_path)
     tiny_params(tmp_path / "params.yaml", PROJECT)
-    doc = {"version": 1, "params": {"pretrain": {"seed": "{seed}", "method": "mscl"}, "index": {"seed": 1}},
-           "seeds": [0, 1], "arms": {"mscl": {}}}
+    doc = {"version": 1, "dataset": "motion", "seeds": [0, 1], "arms": {"mscl": {}},
+           "params": {"pretrain": {"seed": "{seed}", "method": "mscl"}, "datasets": {"motion": {"seed": 1}}}}
     (tmp_path / "benchmarks/tiny.yaml").write_text(yaml.safe_dump(doc))
     git = ["git", "-C", str(tmp_path)]
     subprocess.run([*git, "add", "-A"], check=True, env=project_env())
@@ -165,11 +166,11 @@ def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(
         if not in_queue(shown):
             break
         time.sleep(2)
-    names = {n for n in finished(shown)}
+    names = set(finished(shown, "motion"))
     assert len(names) == 2 and all(n.startswith("tiny-mscl-s") for n in names), call("-m", "dvc", "queue", "status")
     for name in names:
         log = call("-m", "dvc", "queue", "logs", name)
-        for stage in bench_run.SHARED:
+        for stage in bench_run.shared_stages("motion"):
             assert f"Stage '{stage}' didn't change" in log, log
         assert "Running stage 'pretrain'" in log and "Running stage 'retrieve'" in log
     assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""

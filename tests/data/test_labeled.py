@@ -7,14 +7,16 @@ from mscl.data.labeled import (
     LabeledClips,
     class_names,
     clip_offsets,
+    eval_boxes,
     eval_views,
-    evaluation_split,
     labeled_videos,
     segment_indices,
     split_tables,
+    to_clip,
 )
 from mscl.io.frames import write_frames
-from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD
+from mscl.transforms.color import IMAGENET_MEAN, IMAGENET_STD, normalize
+from mscl.transforms.spatial import resized_crop
 
 
 def _grey_video(path, num_frames, height=24, width=32):
@@ -56,7 +58,7 @@ def test_several_clips_have_evenly_spaced_starts_and_a_fixed_stride():
 
 
 def test_three_crops_slide_along_the_long_side():
-    cols = torch.arange(12.0).expand(1, 3, 2, 8, 12) / 255  # pixel value = column index
+    cols = np.broadcast_to(np.arange(12, dtype=np.uint8)[:, None], (1, 2, 8, 12, 3)).copy()  # pixel value = column index
     views = eval_views(cols, crop_size=8, crops=3)
     assert views.shape == (3, 3, 2, 8, 8)
     first_col = (views[:, 0, 0, 0, :] * IMAGENET_STD[0] + IMAGENET_MEAN[0]) * 255
@@ -64,6 +66,21 @@ def test_three_crops_slide_along_the_long_side():
     torch.testing.assert_close(first_col[:, -1], torch.tensor([7.0, 9.0, 11.0]), atol=1e-4, rtol=0)
     centre = eval_views(cols, crop_size=8, crops=1)
     torch.testing.assert_close(centre, views[1:2])
+
+
+@pytest.mark.parametrize("crops", [1, 3])
+def test_eval_views_resize_the_crop_boxes_of_the_stored_frames(crops):
+    # two clips of 3 random frames 20 x 30: short side to 12, then crops of 12 x 12, as the
+    # bilinear reference resized_crop of the converted clips makes them, to a grey level
+    frames = np.random.default_rng(0).integers(0, 256, (2, 3, 20, 30, 3), dtype=np.uint8)
+    views = eval_views(frames, crop_size=12, crops=crops)
+    boxes = eval_boxes(20, 30, crops)
+    assert boxes[:, 2:].tolist() == [[20, 20]] * crops and boxes[:, 1].tolist() == ([5] if crops == 1 else [0, 5, 10])
+    clips = torch.stack([to_clip(c) for c in frames])  # (2, 3, T, 20, 30)
+    expected = resized_crop(clips[:, None].expand(2, crops, *clips.shape[1:]), boxes.expand(2, crops, 4), 12)
+    expected = normalize(expected.reshape(2 * crops, 3, 3, 12, 12))
+    assert views.shape == expected.shape and views.dtype == torch.float32
+    torch.testing.assert_close(views, expected, atol=1.01 / 255 / min(IMAGENET_STD), rtol=0)
 
 
 def test_eval_items_hold_every_view_of_the_expected_frames(tmp_path):
@@ -105,14 +122,14 @@ def test_labeled_videos_keeps_usable_videos_of_the_split(tmp_path):
     assert list(rows["video_id"]) == ["a", "b"]
     assert list(rows["num_frames"]) == [10, 12]
     assert rows["frames"][0] == str(tmp_path / "a.zip")
-    assert evaluation_split(videos) == "test"
-    assert evaluation_split(videos.assign(split=["train", "val", "val", "train"])) == "val"
     assert class_names(videos) == ["left", "right"]
+    several = videos.assign(split_1=videos["split"], split_2=["test", "train", "train", ""])  # d: out of split 2
+    assert list(labeled_videos(several, manifest, tmp_path, "train", "split_2")["video_id"]) == ["b", "c"]
 
 
 def test_eval_views_rejects_other_crop_counts():
     with pytest.raises(ValueError, match="crops must be 1 or 3"):
-        eval_views(torch.zeros(1, 3, 2, 8, 8), crop_size=8, crops=2)
+        eval_views(np.zeros((1, 2, 8, 8, 3), np.uint8), crop_size=8, crops=2)
 
 
 def test_split_tables_reads_the_index_and_counts_unusable_videos(tmp_path):
@@ -125,7 +142,9 @@ def test_split_tables_reads_the_index_and_counts_unusable_videos(tmp_path):
         "video_id": ["a", "b", "c", "d"], "frames": ["a.zip", "b.zip", "", "d.zip"], "num_frames": [8, 8, 0, 8],
         "status": ["ok", "ok", "too_short", "ok"], "reason": ["", "", "3 frames", ""],
     }).to_csv(tmp_path / "frames/manifest.csv", index=False)
-    t = split_tables(tmp_path / "videos.csv", tmp_path / "frames")
+    t = split_tables(tmp_path / "videos.csv", tmp_path / "frames", split="val")
     assert t.split == "val" and t.classes == ["down", "up"] and t.skipped == 1
     assert list(t.train["video_id"]) == ["a", "d"] and list(t.test["video_id"]) == ["b"]
     assert t.test["frames"][0] == str(tmp_path / "frames" / "b.zip")
+    with pytest.raises(ValueError, match="no video in the test split"):
+        split_tables(tmp_path / "videos.csv", tmp_path / "frames", split="test")

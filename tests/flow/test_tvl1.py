@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from mscl.flow.tvl1 import opencv_tvl1, to_gray, tvl1_pairs_opencv
-from mscl.params import FlowParams, IndexParams, default
+from mscl.params import FlowParams, datasets_from_dict, default
 from mscl.synthetic import FAMILIES, render_video, true_flow, video_scene
 
 from helpers import REPO
@@ -79,7 +79,8 @@ def test_the_shipped_flow_settings_recover_the_synthetic_motion(preset):
     §8.19). The demo (params.yaml) and the motion benchmark (its preset over params.yaml), for a
     moving texture, a turning one, and a moving object over a moving background."""
     params = yaml.safe_load((REPO / preset).read_text())["params"] if preset else {}
-    index = default(IndexParams, **params.get("index", {}))
+    motion = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]["motion"]
+    index = datasets_from_dict({"motion": {**motion, **params.get("datasets", {}).get("motion", {})}})["motion"]
     flow = default(FlowParams, **params.get("flow", {}))
     for family, name in (("direction", "right"), ("direction", "up"), ("direction", "rotate_cw"),
                          ("relative", "background_across")):

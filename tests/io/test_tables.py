@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from mscl.io.tables import VIDEO_COLUMNS, is_test, read_videos, videos_frame, write_csv
+from mscl.io.tables import VIDEO_COLUMNS, is_test, read_videos, split_of, videos_frame, write_csv
 
 
 def _rec(i, split="train"):
@@ -34,3 +34,14 @@ def test_is_test_fraction():
     flags = [is_test(i, 0.25) for i in range(8)]
     assert flags == [False, False, False, True] * 2
     assert not any(is_test(i, 0.0) for i in range(5))
+
+
+def test_split_of_gives_exact_counts_and_keeps_the_test_videos_of_is_test():
+    splits = [split_of(i, 0.5, 0.25) for i in range(12)]
+    assert splits == ["train", "test", "val", "test", "train", "test", "val", "test", "train", "test", "val", "test"]
+    for n, tf, vf in ((12, 0.5, 0.25), (20, 0.25, 0.25), (50, 0.5, 0.1), (7, 0.0, 0.3)):
+        splits = [split_of(i, tf, vf) for i in range(n)]
+        assert splits.count("test") == int(n * tf), (n, tf, vf)
+        assert [s == "test" for s in splits] == [is_test(i, tf) for i in range(n)]  # a val split moves no test video
+        assert abs(splits.count("val") - n * vf) < 1, (n, tf, vf, splits.count("val"))
+    assert "val" not in {split_of(i, 0.5, 0.0) for i in range(10)}

@@ -19,8 +19,9 @@ def pretrain_inputs(tmp_path_factory) -> Path:
     return make_inputs(tmp_path_factory.mktemp("pretrain_inputs"))
 
 
-def _dataset(root, per_class=3, classes=("dark", "bright")):
-    """videos.csv (+ one broken video) and data/frames with its manifest; classes differ in brightness."""
+def _dataset(root, per_class=4, classes=("dark", "bright")):
+    """videos.csv (+ one broken video) and data/frames with its manifest; classes differ in
+    brightness. Per class: video 0 test, video 3 val, the others train."""
     rng = np.random.default_rng(0)
     videos, manifest = [], []
     for label, name in enumerate(classes):
@@ -28,7 +29,7 @@ def _dataset(root, per_class=3, classes=("dark", "bright")):
             vid = f"{name}/{name}_{i}"
             frames = rng.integers(100 * label, 100 * label + 100, (10, 20, 24, 3), dtype=np.uint8)
             write_frames(root / "frames" / f"{vid}.zip", frames, quality=90, meta={})
-            split = "test" if i == 0 else "train"
+            split = {0: "test", 3: "val"}.get(i, "train")
             videos.append({"video_id": vid, "path": f"raw/{vid}.mp4", "label": label, "label_name": name,
                            "split": split})
             manifest.append({"video_id": vid, "frames": f"{vid}.zip", "num_frames": 10, "height": 20, "width": 24,
@@ -43,7 +44,7 @@ def _dataset(root, per_class=3, classes=("dark", "bright")):
 
 @pytest.fixture
 def labelled_inputs(tmp_path) -> dict:
-    """The evaluation stages' input paths: a width-4 encoder, the index and frames of 6 videos of
-    two classes (one test video each) plus a broken one."""
+    """The evaluation stages' input paths: a width-4 encoder, the index and frames of 8 videos of
+    two classes (one test and one val video each) plus a broken one."""
     _dataset(tmp_path)
     return {"encoder": tmp_path / "encoder.pt", "videos_csv": tmp_path / "videos.csv", "frames_dir": tmp_path / "frames"}

@@ -17,14 +17,18 @@ from helpers import REPO, moving_video, run_stage
 
 @pytest.mark.slow
 def test_index_then_frames_on_tiny_synthetic(tmp_path, write_params):
-    params = write_params({"index": {"videos_per_class": 1, "num_frames": 18, "height": 32, "width": 40},
+    params = write_params({"datasets": {"motion": {"videos_per_class": 4, "num_frames": 18, "height": 32, "width": 40,
+                                                   "test_fraction": 0.25, "val_fraction": 0.25}},
                            "frames": {"short_side": 32, "workers": 1}})
-    run_stage("index", params, videos_csv=tmp_path / "index/videos.csv", raw_dir=tmp_path / "raw", log=tmp_path / "m/index.json")
+    done = run_stage("index", params, dataset="motion", videos_csv=tmp_path / "index/videos.csv", raw_dir=tmp_path / "raw",
+                     log=tmp_path / "m/index.json")
+    assert "index (motion): 32 videos of 8 classes, 16 train, 8 val, 8 test" in done.stdout
     videos = pd.read_csv(tmp_path / "index/videos.csv")
-    assert len(videos) == 8 and json.loads((tmp_path / "m/index.json").read_text())["classes"] == 8
+    assert len(videos) == 32 and json.loads((tmp_path / "m/index.json").read_text())["classes"] == 8
     run_stage("frames", params, videos_csv=tmp_path / "index/videos.csv", out_dir=tmp_path / "frames", log=tmp_path / "m/frames.json")
     manifest = pd.read_csv(tmp_path / "frames/manifest.csv", keep_default_na=False)
     assert (manifest["status"] == "ok").all() and (manifest["num_frames"] == 18).all()
+    assert len(manifest) == 32  # every split is decoded: train for pretraining, val and test for evaluation
 
 
 def test_bad_params_stop_before_any_work(tmp_path, write_params):

@@ -1,10 +1,12 @@
 """The whole pipeline through real DVC on tiny data: `dvc repro`, then nothing to redo."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import copy_project, project_env
 from tiny_pipeline import PROJECT, tiny_params
@@ -32,14 +34,21 @@ def reproduced(tmp_path_factory):
 @pytest.mark.slow
 def test_dvc_repro_runs_every_stage_then_nothing(reproduced):
     root, out = reproduced
-    for stage in ("index", "frames", "flow", "screen", "pretrain", "finetune", "linear", "retrieve"):
+    # the demo's datasets: motion pretrains and is evaluated, relative is evaluated
+    for stage in ("index@motion", "frames@motion", "index@relative", "frames@relative", "flow", "screen", "pretrain",
+                  "finetune@motion", "linear@motion", "retrieve@motion", "finetune@relative", "linear@relative",
+                  "retrieve@relative"):
         assert f"Running stage '{stage}'" in out
-    for path in ("models/pretrain/encoder.pt", "models/pretrain/encoder.json", "reports/flow", "reports/screen/scores.png",
-                 "reports/finetune/confusion.png", "reports/retrieve/neighbours.png", "dvclive/pretrain/plots/metrics/train/loss.tsv"):
+    for path in ("models/pretrain/encoder.pt", "models/pretrain/encoder.json", "reports/motion/flow",
+                 "reports/motion/screen/scores.png", "reports/relative/finetune/confusion.png",
+                 "reports/motion/retrieve/neighbours.png", "dvclive/pretrain/plots/metrics/train/loss.tsv",
+                 "dvclive/relative/finetune/plots/metrics/train/loss.tsv", "models/motion/finetune/classifier.pt"):
         assert (root / path).exists(), path
+    assert not (root / "data/relative/flow").exists()  # flow is the pretraining set's only
     assert "R@1" in _dvc(root, "metrics", "show")
-    retrieval = json.loads((root / "metrics/retrieval.json").read_text())
-    assert set(retrieval) >= {"R@1", "R@5", "R@10", "R@20", "R@50"}
+    for dataset in ("motion", "relative"):
+        retrieval = json.loads((root / f"metrics/{dataset}/retrieval.json").read_text())
+        assert set(retrieval) >= {"R@1", "R@5", "R@10", "R@20", "R@50"}
     again = _dvc(root, "repro")
     assert "Running stage" not in again and "didn't change" in again
 
@@ -59,13 +68,21 @@ def test_a_teammate_pulls_everything_and_recomputes_nothing(reproduced, tmp_path
     # an experiment on this commit, then a newer commit: the experiment is based on an older one
     _dvc(a, "exp", "run", "-n", "short-probe", "-S", "linear.epochs=1")
     # compared at a glance: only what differs from the baseline (the param and linear's metrics)
-    shown = _dvc(a, "exp", "show", "--csv", "--only-changed", "--sort-by", "metrics/linear.json:video_top1")
+    shown = _dvc(a, "exp", "show", "--csv", "--only-changed", "--sort-by", "metrics/motion/linear.json:video_top1")
     header = shown.splitlines()[0].split(",")
-    assert "linear.epochs" in header and len(header) < 15 and "pretrain.lr" not in header, header
-    (a / "NOTES.md").write_text("a later commit\n")
-    _git(a, "add", "NOTES.md")
-    _git(a, "commit", "-qm", "later")
+    assert "linear.epochs" in header and len(header) < 20 and "pretrain.lr" not in header, header
+    # a later commit adds an evaluation set: its own stages run, nothing else
+    doc = yaml.safe_load((a / "params.yaml").read_text())
+    doc["datasets"]["motion_s2"] = {**doc["datasets"]["relative"], "seed": 2}
+    doc["evaluation"]["datasets"].append("motion_s2")
+    (a / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    added = _dvc(a, "repro")
+    assert set(re.findall(r"Running stage '([^']+)'", added)) == {
+        f"{s}@motion_s2" for s in ("index", "frames", "finetune", "linear", "retrieve")}, added
+    _git(a, "add", "-A")
+    _git(a, "commit", "-qm", "later: a third evaluation set")
     _git(a, "push", "-q", "origin", "HEAD:main")
+    _dvc(a, "push")
     _dvc(a, "exp", "push", "origin", "short-probe")
 
     _git(tmp_path, "clone", "-q", "-b", "main", str(origin), str(b))
@@ -74,8 +91,9 @@ def test_a_teammate_pulls_everything_and_recomputes_nothing(reproduced, tmp_path
     assert "Data and pipelines are up to date" in status, status
     again = _dvc(b, "repro")
     assert "Running stage" not in again and "didn't change" in again, again
-    for path in ("models/pretrain/encoder.pt", "reports/finetune/confusion.png", "reports/retrieve/neighbours.png",
-                 "reports/screen/scores.png", "dvclive/pretrain/plots/metrics/train/loss.tsv"):
+    for path in ("models/pretrain/encoder.pt", "reports/motion/finetune/confusion.png",
+                 "reports/motion_s2/retrieve/neighbours.png", "reports/motion/screen/scores.png",
+                 "dvclive/pretrain/plots/metrics/train/loss.tsv", "metrics/motion_s2/linear.json"):
         assert (b / path).read_bytes() == (a / path).read_bytes(), path
     # without --all-commits, `exp pull` looks only at experiments of B's HEAD: "No experiments to pull"
     assert "No experiments to pull" in _dvc(b, "exp", "pull", "origin")
