@@ -235,7 +235,9 @@ def flow_parts(report: Report, *, size: str, pairs: int, batch: int, device: str
     ref, W, H = None, *SIZES[size]
     if reference_path(size).exists():
         meta, opencv = load_reference(size)
-        p = from_dict(FlowParams, meta["params"], "flow")  # exactly what OpenCV was given
+        # exactly what OpenCV was given; a field added to FlowParams after the reference was made (e.g.
+        # compose, which TV-L1 itself never reads) takes the repository's value
+        p = from_dict(FlowParams, {**to_dict(default(FlowParams)), **meta["params"]}, "flow")
         ref_gray, truth, mask = reference_pairs(tuple(meta["labels"]), width=W, height=H, offset=p.offset)
         ref = ref_gray, opencv, truth, mask
         # frames_identical: this numpy and generator still render the frames OpenCV was given

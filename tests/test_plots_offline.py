@@ -121,9 +121,12 @@ def test_every_chart_draws_without_network(tmp_path):
     copy_project(project)  # what a clone has: the dvclive curves are tracked, pipeline outputs are not
     page = plots_page(project, "plots")
     charts = re.findall(r"vegaEmbed\('#(\w+)'", page)
-    # one chart per curve file under the top-level plots of dvc.yaml
+    # one chart per curve file under the top-level plots of dvc.yaml and each evaluation set's
+    # fine-tuning curves (the finetune@<d> stages' plots)
     plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    evaluated = yaml.safe_load((REPO / "params.yaml").read_text())["evaluation"]["datasets"]
     dirs = [next(iter(p)) if isinstance(p, dict) else p for p in plots]
+    dirs += [f"dvclive/{d}/finetune/plots/metrics" for d in evaluated]
     assert len(charts) == sum(len(list((project / d).rglob("*.tsv"))) for d in dirs) > 0
     ink, errors = drawn(browser, page, tmp_path, "offline")
     assert errors == []

@@ -8,19 +8,19 @@ from pathlib import Path
 
 from mscl.bench import results
 from mscl.bench.grid import grid, load_preset
-from mscl.bench.run import committed_params, exp_show, finished, run, run_test
+from mscl.bench.run import committed_params, exp_show, finished, recorded, run, run_test
 
 PRESET = Path("benchmarks/motion.yaml")
 
 
 def report(preset_path: Path) -> str:
     """Collect the preset's current experiments (their keys match the preset, params.yaml and the
-    version now) into its results file and figures, refresh every marked table; returns the
-    summary tables."""
+    version now; this clone's DVC experiments, else the committed records of an earlier session)
+    into its results file and figures, refresh every marked table; returns the summary tables."""
     preset = load_preset(preset_path)
     experiments = grid(preset, committed_params())
     times = json.loads(preset.times.read_text()) if preset.times.exists() else {}
-    doc = results.collect(preset, experiments, finished(exp_show(), preset.dataset), times)
+    doc = results.collect(preset, experiments, finished(exp_show(), preset.dataset), times, recorded(preset))
     written = results.write_results(preset, doc)
     changed = results.refresh_documents()
     print("wrote " + ", ".join(map(str, written + changed)), file=sys.stderr)

@@ -24,24 +24,30 @@ def _knn_curve(rev: str) -> list[list[float]] | None:
     return [[int(step), round(float(v), 2)] for step, v in rows]
 
 
-def collect(preset: Preset, experiments: list[Experiment], done: dict[str, dict], times: dict[str, float]) -> dict:
-    """The results document of ``preset``: one record per finished val experiment (arm, seed,
-    experiment names, val and test metrics, kNN curve, wall times), in grid order."""
-    records = []
+def collect(preset: Preset, experiments: list[Experiment], done: dict[str, dict], times: dict[str, float],
+            kept: dict[str, dict] | None = None) -> dict:
+    """The results document of ``preset``: one record per experiment of the grid with val results
+    (arm, seed, experiment name, val and test metrics, kNN curve, wall times), in grid order, from
+    the DVC experiments ``done`` or else from the records ``kept`` in the committed results (an
+    earlier session's). ``sealed`` until every experiment of the grid has its test results."""
+    kept, records = kept or {}, []
     for e in experiments:
         if e.name not in done:
+            if e.name in kept:
+                records.append(kept[e.name])
             continue
         rec = {"arm": e.arm, "seed": e.seed, "name": e.name, "key": e.key}
         for split, name in (("val", e.name), ("test", e.test_name)):
             files = done[name]["files"] if name in done else None
             rec[split] = ({col: float(lookup(files.get(f, {}), k)) for col, f, k in metric_files(preset.dataset)}
-                          if files else None)
+                          if files else (kept.get(e.name) or {}).get(split))
         rec["knn"] = _knn_curve(done[e.name]["rev"])
         rec["seconds"] = {"val": times.get(e.name), "test": times.get(e.test_name)}
         records.append(rec)
+    sealed = len(records) < len(experiments) or not all(r.get("test") for r in records)
     return {"preset": str(preset.path), "version": preset.version, "arms": list(preset.arms),
-            "references": list(preset.references), "chance": preset.chance,
-            "dataset": preset.dataset, "metrics": list(COLUMNS), "experiments": records}
+            "references": list(preset.references), "chance": preset.chance, "dataset": preset.dataset,
+            "metrics": list(COLUMNS), "grid": len(experiments), "sealed": sealed, "experiments": records}
 
 
 # --------------------------------------------------------------------------- statistics of a document
@@ -137,6 +143,9 @@ def render(doc: dict, view: str) -> str:
         return times_table(doc)
     if split not in SPLITS or kind not in ("summary", "differences"):
         raise ValueError(f"unknown benchmark table {view!r}: summary:<split>, differences:<split> or times")
+    if split == "test" and doc.get("sealed", False):
+        have = sum(bool(r.get("test")) for r in doc["experiments"])
+        return f"(test results are sealed until every experiment of the grid has them: {have} of {doc.get('grid', '?')})"
     if not any(r.get(split) for r in doc["experiments"]):
         return f"(no {split} results yet)"
     if kind == "differences" and not comparisons(doc, split):
@@ -210,7 +219,7 @@ def write_results(preset: Preset, doc: dict) -> list[Path]:
     preset.results.write_text(json.dumps(doc, indent=1) + "\n")
     written = [preset.results]
     for split in SPLITS:
-        if any(r.get(split) for r in doc["experiments"]):
+        if any(r.get(split) for r in doc["experiments"]) and not (split == "test" and doc.get("sealed", False)):
             written.append(preset.results.with_name(f"{preset.name}_{split}.png"))
             figure(doc, split, written[-1])
     if any(r.get("knn") for r in doc["experiments"]):

@@ -130,16 +130,41 @@ def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict) -> N
     print(f"{step}: {times[name]:.0f} s", flush=True)
 
 
+def recorded(preset: Preset) -> dict[str, dict]:
+    """{experiment name: record} of the preset's committed results file (:mod:`mscl.bench.results`):
+    experiments of an earlier session, whose DVC experiments this clone may not have. A record
+    counts for the grid only while its name (with its key) is the grid's."""
+    if not preset.results.exists():
+        return {}
+    return {r["name"]: r for r in json.loads(preset.results.read_text()).get("experiments", [])}
+
+
+def _test_run(step: str, e: Experiment, rev: str, dataset: str, times: dict) -> None:
+    """``e``'s encoder evaluated on the test split as ``e.test_name``: the val experiment's params
+    and dvc.lock (its commit ``rev``) into the workspace and its pretraining and shared outputs out
+    of the DVC cache, so that pretraining is found unchanged and only linear and retrieve run."""
+    _git("restore", "--source", rev, "--worktree", "--", "params.yaml", "dvc.lock")
+    _dvc("checkout", "--quiet", "pretrain", *shared_stages(dataset), check=False)
+    _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, dataset, times)
+    # dvc.lock stays: it holds the shared stages, which the next experiment finds unchanged
+    _git("checkout", "HEAD", "--", "params.yaml")
+
+
 def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None = None, queue: bool = False) -> None:
-    """Run the grid's missing val experiments (of ``arms`` and ``seeds``, default all) one by one
-    in the workspace, or with ``queue`` through DVC's queue (see the package docstring)."""
+    """Run the grid's missing experiments (of ``arms`` and ``seeds``, default all) one by one in
+    the workspace: each pretrains and is scored on val, then its encoder is scored on test at once
+    (the encoder exists only now; the test tables stay sealed until the whole grid has them). With
+    ``queue``, the val experiments go through DVC's queue and ``run_test`` scores test afterwards.
+    An experiment recorded with both splits in the committed results (an earlier session) is done."""
     _check_clean()
     everything = grid(preset, committed_params())
     experiments = select(everything, arms, seeds)
     shown = exp_show()
-    done, waiting = finished(shown, preset.dataset), in_queue(shown)
+    done, waiting, kept = finished(shown, preset.dataset), in_queue(shown), recorded(preset)
+    complete = {n for n, r in kept.items() if r.get("val") and r.get("test")}
     on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
-    todo = [e for e in experiments if e.name not in done and e.name not in waiting]
+    todo = [e for e in experiments if e.name not in complete and e.name not in waiting
+            and not (e.name in done and (queue or e.test_name in done))]
     times, queued = {}, []
     try:
         reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}, preset.dataset) if todo else None
@@ -152,51 +177,47 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
         for i, e in enumerate(experiments):
             step = f"[{i + 1}/{len(experiments)}] {e.name}"
             if e not in todo:
-                print(f"{step}: {'done' if e.name in done else 'already in the queue'}, skipped")
+                print(f"{step}: {'already in the queue' if e.name in waiting else 'done'}, skipped")
                 continue
-            if e.name in on_head:  # an unfinished experiment of this commit holds the name
-                _dvc("exp", "remove", e.name)
-            # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
-            # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
-            # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
-            _git("checkout", "--", "params.yaml")
-            if queue:
-                _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *target_stages(preset.dataset))
-                queued.append(e.name)
-                print(f"{step}: queued", flush=True)
-            else:
+            if e.name not in done:
+                if e.name in on_head:  # an unfinished experiment of this commit holds the name
+                    _dvc("exp", "remove", e.name)
+                # `dvc exp run` leaves the experiment's params.yaml in the workspace and -S edits that
+                # file: start from the committed one, or an arm's values (e.g. a loss weight of 0) leak
+                # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
+                _git("checkout", "--", "params.yaml")
+                if queue:
+                    _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *target_stages(preset.dataset))
+                    queued.append(e.name)
+                    print(f"{step}: queued", flush=True)
+                    continue
                 _timed_run(step, e.name, e.sets, preset.dataset, times)
+                done = finished(exp_show(), preset.dataset)  # its commit
+            _test_run(f"{step} (test)", e, done[e.name]["rev"], preset.dataset, times)
     finally:
         _restore_workspace()
         _record_times(preset, times)
     if queued:
         _dvc("queue", "start", "--jobs", "1")
         print(f"{len(queued)} experiments queued, one DVC queue worker runs them in the background: follow it with "
-              f"`dvc queue status` (and `dvc queue logs NAME`), then `python -m mscl.bench report --preset "
-              f"{preset.path}`", flush=True)
+              f"`dvc queue status` (and `dvc queue logs NAME`), then `python -m mscl.bench test --preset "
+              f"{preset.path}` and `report`", flush=True)
 
 
 def run_test(preset: Preset) -> None:
-    """The test phase: for every experiment of the grid, its encoder (the val experiment's
-    outputs, applied to the workspace) evaluated on the test split as ``<name>-test``. Refused
-    until the whole val grid has finished, so that test is read once, for the reported table."""
+    """Score test with every finished val experiment of the grid that has no test run yet (after
+    ``run --queue``); the test tables stay sealed until the whole grid has them."""
     _check_clean()
     experiments = grid(preset, committed_params())
     done = finished(exp_show(), preset.dataset)
-    missing = [e.name for e in experiments if e.name not in done]
-    if missing:
-        raise SystemExit(f"mscl.bench test: the val grid is not finished ({len(missing)} to run: {', '.join(missing)}); "
-                         f"test is read once, after every val experiment")
     times = {}
     try:
         for i, e in enumerate(experiments):
             step = f"[{i + 1}/{len(experiments)}] {e.test_name}"
-            if e.test_name in done:
-                print(f"{step}: done, skipped")
+            if e.name not in done or e.test_name in done:
+                print(f"{step}: {'no val experiment' if e.name not in done else 'done'}, skipped")
                 continue
-            _dvc("exp", "apply", e.name)  # its params, dvc.lock and encoder: pretraining is found unchanged
-            _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, preset.dataset, times)
-            _git("checkout", "HEAD", "--", *WORKSPACE)
+            _test_run(step, e, done[e.name]["rev"], preset.dataset, times)
     finally:
         _restore_workspace()
         _record_times(preset, times)

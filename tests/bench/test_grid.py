@@ -4,6 +4,8 @@ import yaml
 
 from mscl.bench.grid import EVAL_SPLIT, experiment_key, grid, load_preset, select
 
+from helpers import REPO
+
 PRESET = {
     "version": 1,
     "dataset": "motion",
@@ -69,3 +71,29 @@ def test_per_arm_seeds_and_select(tmp_path):
 def test_a_malformed_preset_is_refused(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         preset(tmp_path, {**PRESET, **change})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "benchmarks").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_preset_is_a_valid_grid_with_statistical_power(path, tmp_path):
+    """Every experiment's params pass the whole validation (each section and the rules across them),
+    the grid has at least 5 seeds per arm and the references, and its dataset has 200 train, val and
+    test videos."""
+    from mscl.bench.run import apply_sets
+    from mscl.params import load_all
+
+    p = load_preset(path)
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert set(p.references) == {"moco-rgb", "random-init"} and all(len(s) >= 5 for s in p.seeds.values())
+    for e in grid(p, base):
+        doc = apply_sets(yaml.safe_load((REPO / "params.yaml").read_text()), e.sets)
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+        sections = load_all(tmp_path / "params.yaml")
+        assert sections["pretrain"].data == sections["pretrain"].monitor == p.dataset
+    data = sections["datasets"][p.dataset]
+    from collections import Counter
+
+    from mscl.io.tables import split_of
+    from mscl.synthetic import FAMILIES
+
+    counts = Counter(split_of(i, data.test_fraction, data.val_fraction) for i in range(data.videos_per_class))
+    assert {s: n * len(FAMILIES[data.family]) for s, n in counts.items()} == {"train": 200, "val": 200, "test": 200}

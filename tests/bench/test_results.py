@@ -56,17 +56,28 @@ def test_unknown_view_is_refused_and_times_sum_val_and_test():
     assert "| mscl | 700 | 700 | 700 |" in results.times_table(AUDIT) and "| moco | 760 |" in results.times_table(AUDIT)
 
 
+def test_test_tables_and_figures_are_sealed_until_the_whole_grid_has_test_results(tmp_path, monkeypatch):
+    partial = {**AUDIT, "sealed": True, "grid": 6}
+    assert results.render(partial, "summary:test").startswith("(test results are sealed until every experiment")
+    assert "3 of 6" in results.render(partial, "differences:test")
+    assert results.render(partial, "summary:val") == results.render(AUDIT, "summary:val")
+    monkeypatch.chdir(tmp_path)
+    assert [w.name for w in results.write_results(preset(tmp_path, name="x"), partial)] == ["x.json", "x_val.png", "x_knn.png"]
+
+
 def test_collect_keeps_the_current_experiments_with_their_test_phase(tmp_path):
     p = preset(tmp_path)
     exps = grid(p, PARAMS)
     files = lambda top1: {"metrics/motion/linear.json": {"video_top1": top1}, "metrics/motion/retrieval.json": {"R@1": 9.0}}
     done = {exps[0].name: {"files": files(40.0), "rev": "none"}, exps[0].test_name: {"files": files(35.0), "rev": "none"},
             "tiny-mscl-s1-oldkey0": {"files": files(99.0), "rev": "none"}}
-    doc = results.collect(p, exps, done, {exps[0].name: 70.0})
-    assert [r["name"] for r in doc["experiments"]] == [exps[0].name]
+    earlier = {"arm": "random", "seed": 1, "name": exps[3].name, "val": {"linear top-1": 12.0}, "test": None}
+    doc = results.collect(p, exps, done, {exps[0].name: 70.0}, {exps[3].name: earlier, "tiny-x-s0-00000000": earlier})
+    assert [r["name"] for r in doc["experiments"]] == [exps[0].name, exps[3].name]  # this clone's, then recorded
     rec = doc["experiments"][0]
     assert rec["val"]["linear top-1"] == 40.0 and rec["test"]["linear top-1"] == 35.0
     assert rec["seconds"] == {"val": 70.0, "test": None} and rec["knn"] is None
+    assert doc["sealed"] and doc["grid"] == 4
 
 
 def test_figures_are_drawn_from_the_document(tmp_path, monkeypatch):

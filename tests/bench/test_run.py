@@ -50,13 +50,22 @@ def _shown(baseline, *exps):
     return [{"rev": baseline, "name": None, "data": {}, "experiments": [{"revs": [node(*e)]} for e in exps]}]
 
 
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def _fake_dvc(shown, calls, seen=None):
-    """What dvc does to the workspace's params.yaml (exp run -S edits it), nothing else."""
+    """What dvc does to the workspace's params.yaml (exp run -S edits it) and to `exp show` (a run
+    experiment is listed, at the workspace's commit), nothing else."""
+    shown = shown or [{"rev": "c", "name": None, "data": {}, "experiments": []}]
+
     def fake(*args, check=True, capture=False):
         calls.append((args, Path("dvc.lock").read_text()))
         if args[:2] == ("exp", "run"):
             doc = yaml.safe_load(Path("params.yaml").read_text())
             name = args[args.index("-n") + 1]
+            if "--queue" not in args:
+                shown[0]["experiments"] += _shown("c", (name, _head(), "2026-03-01", {}, 1.0))[0]["experiments"]
             if seen is not None:
                 seen[name] = copy.deepcopy(doc)
             sets = dict(s.split("=", 1) for f, s in zip(args, args[1:]) if f == "-S")
@@ -76,7 +85,8 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
     assert seen[random0.name]["evaluation"]["init"] == "pretrained"  # the mscl arm's run left no trace
     assert seen[random0.name]["pretrain"] == {"seed": 0, "epochs": 5}
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS  # restored at the end
-    assert list(json.loads(preset.times.read_text())) == [mscl0.name, random0.name]
+    # each val experiment is followed at once by its test run (the encoder exists only then)
+    assert list(json.loads(preset.times.read_text())) == [mscl0.name, mscl0.test_name, random0.name, random0.test_name]
 
 
 def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_current_ones(tmp_path, monkeypatch):
@@ -95,32 +105,40 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_curr
     monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(shown, calls))
     bench_run.run(preset, seeds=[0])
     commands = [" ".join(a[:3]) for a, _ in calls]
-    assert commands == ["exp show --json", "checkout --quiet index@motion", "exp run -n", "checkout --quiet"]
+    # mscl0 has its val experiment: only its test run; random0 (another key in the shown one) runs both
+    assert commands == ["exp show --json", "checkout --quiet index@motion", "checkout --quiet pretrain", "exp run -n",
+                        "exp run -n", "exp show --json", "checkout --quiet pretrain", "exp run -n", "checkout --quiet"]
     assert calls[1][0][2:] == ("index@motion", "frames@motion", "flow", "screen")
-    assert calls[2][0][3] == random0.name and calls[2][1] == f"the shared stages of {mscl0.name}\n"
+    assert calls[3][0][3] == mscl0.test_name
+    assert calls[4][0][3] == random0.name and calls[4][1] == f"the shared stages of {mscl0.name}\n"
     assert Path("dvc.lock").read_text() == "" and not Path("logs/flow.json").exists()  # the workspace as found
     status = subprocess.run(["git", "status", "--porcelain", "--", *bench_run.WORKSPACE], capture_output=True, text=True)
     assert status.stdout == ""
 
 
-def test_the_test_phase_waits_for_the_whole_val_grid_then_reads_test_once_per_experiment(tmp_path, monkeypatch):
+def test_test_runs_score_each_val_experiment_once_and_recorded_experiments_are_done(tmp_path, monkeypatch):
     preset = _repo(tmp_path, monkeypatch)
     exps = grid(preset, PARAMS)
-    rows = [(e.name, f"r{i}", f"2026-01-0{i + 1}", {}, 20.0) for i, e in enumerate(exps)]
+    rows = [(e.name, _head(), f"2026-01-0{i + 1}", {}, 20.0) for i, e in enumerate(exps[:3])]
+    done_test = (exps[0].test_name, _head(), "2026-02-01", {}, 18.0)
     calls = []
-    monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(_shown("c", *rows[:-1]), calls))
-    with pytest.raises(SystemExit, match=rf"val grid is not finished \(1 to run: {exps[-1].name}\)"):
-        bench_run.run_test(preset)
-    done_test = (exps[0].test_name, "t0", "2026-02-01", {}, 18.0)
     monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(_shown("c", *rows, done_test), calls))
-    calls.clear()
-    bench_run.run_test(preset)
-    runs = [a for a, _ in calls if a[:2] in (("exp", "apply"), ("exp", "run"))]
-    assert [a[2] for a in runs if a[1] == "apply"] == [e.name for e in exps[1:]]
-    ran = [a for a in runs if a[1] == "run"]
-    assert [a[3] for a in ran] == [e.test_name for e in exps[1:]]
+    bench_run.run_test(preset)  # after `run --queue`: the val experiments without a test run
+    ran = [a for a, _ in calls if a[:2] == ("exp", "run")]
+    assert [a[3] for a in ran] == [e.test_name for e in exps[1:3]]
     assert all(a[4:8] == ("-S", "evaluation.split=test", "linear@motion", "retrieve@motion") for a in ran)
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
+    # an earlier session's experiment, recorded with both splits in the committed results, is done;
+    # one recorded with val only is run again (its encoder is gone with that session)
+    preset.results.parent.mkdir(parents=True, exist_ok=True)
+    both, val_only = {"val": {"x": 1.0}, "test": {"x": 1.0}}, {"val": {"x": 1.0}, "test": None}
+    preset.results.write_text(json.dumps({"experiments": [{"name": exps[3].name, **both},
+                                                          {"name": exps[2].name, **val_only}]}))
+    _commit("results")
+    calls.clear()
+    monkeypatch.setattr(bench_run, "_dvc", _fake_dvc([], calls))
+    bench_run.run(preset)
+    assert [a[3] for a, _ in calls if a[:2] == ("exp", "run")] == [n for e in exps[:3] for n in (e.name, e.test_name)]
 
 
 def test_finished_needs_every_metric_and_the_queue_state_is_read():
@@ -172,9 +190,12 @@ def test_the_queue_runs_the_grid_in_the_background_on_shared_data_computed_once(
         log = call("-m", "dvc", "queue", "logs", name)
         for stage in bench_run.shared_stages("motion"):
             assert f"Stage '{stage}' didn't change" in log, log
-        assert "Running stage 'pretrain'" in log and "Running stage 'retrieve'" in log
+        assert "Running stage 'pretrain'" in log and "Running stage 'retrieve@motion'" in log
     assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
     again = call("-m", "mscl.bench", "run", "--queue", "--preset", "benchmarks/tiny.yaml")
     assert "queued" not in again and again.count("done, skipped") == 2, again
+    tested = call("-m", "mscl.bench", "test", "--preset", "benchmarks/tiny.yaml")  # each encoder on test
+    assert tested.count("-test: ") == 2, tested
     table = call("-m", "mscl.bench", "report", "--preset", "benchmarks/tiny.yaml")
-    assert "| mscl | 0,1 |" in table
+    val, test = table.split("test:\n")
+    assert "| mscl | 0,1 |" in val and "| mscl | 0,1 |" in test, table  # the grid is complete: test unsealed

@@ -1,6 +1,8 @@
 """OpenCV TV-L1 backend and the shared RGB -> gray conversion."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -71,23 +73,27 @@ def test_opencv_on_decoded_video(hopper_video, flow_epe):
         assert flow_epe(flow[t], truth[t], MARGIN) < REAL_EPE
 
 
-@pytest.mark.parametrize("preset", [None, "benchmarks/motion.yaml"], ids=["demo", "motion-benchmark"])
+PRESETS = sorted(str(p.relative_to(REPO)) for p in (REPO / "benchmarks").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS], ids=["demo", *(Path(p).stem for p in PRESETS)])
 def test_the_shipped_flow_settings_recover_the_synthetic_motion(preset):
     """TV-L1 at the shipped ``flow.offset`` must see the motion of the shipped synthetic videos: over
     MSCL's offset 8 the benchmark's 13 px displacements are beyond TV-L1's pyramid and the flow of
     translating or rotating objects comes out near zero (benchmarks/flow_accuracy.py, docs/mscl.md
     §8.19). The demo (params.yaml) and the motion benchmark (its preset over params.yaml), for a
     moving texture, a turning one, and a moving object over a moving background."""
-    params = yaml.safe_load((REPO / preset).read_text())["params"] if preset else {}
-    motion = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]["motion"]
-    index = datasets_from_dict({"motion": {**motion, **params.get("datasets", {}).get("motion", {})}})["motion"]
+    doc = yaml.safe_load((REPO / preset).read_text()) if preset else {"dataset": "motion", "params": {}}
+    params, name = doc["params"], doc["dataset"]
+    demo = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"][name]
+    index = datasets_from_dict({name: {**demo, **params.get("datasets", {}).get(name, {})}})[name]
     flow = default(FlowParams, **params.get("flow", {}))
-    for family, name in (("direction", "right"), ("direction", "up"), ("direction", "rotate_cw"),
+    for family, cls in (("direction", "right"), ("direction", "up"), ("direction", "rotate_cw"),
                          ("relative", "background_across")):
-        scene, rng = video_scene(index.seed, FAMILIES[family].index(name), 0, height=index.height, width=index.width,
+        scene, rng = video_scene(index.seed, FAMILIES[family].index(cls), 0, height=index.height, width=index.width,
                                  num_frames=index.num_frames, speed=index.speed, family=family)
         est = tvl1_pairs_opencv(to_gray(render_video(scene, rng)), [(0, flow.offset)], flow)[0]
         truth, inside = true_flow(scene, 0, flow.offset)
         error = np.hypot(*(est - truth).transpose(2, 0, 1))
-        assert np.median(error[inside]) < 1.0, (name, np.median(error[inside]))
-        assert np.median(error[~inside]) < 1.0, (name, np.median(error[~inside]))  # the background, still or not
+        assert np.median(error[inside]) < 1.0, (cls, np.median(error[inside]))
+        assert np.median(error[~inside]) < 1.0, (cls, np.median(error[~inside]))  # the background, still or not

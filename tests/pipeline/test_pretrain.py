@@ -114,7 +114,7 @@ def test_killed_rerun_keeps_the_old_outputs_and_resumes_the_same_run(pretrain_in
 @pytest.mark.parametrize("method", ["mscl", "dclr"])
 def test_two_gloo_processes_match_one_process(pretrain_inputs, tmp_path, method):
     # per-item augmentation in the workers and BatchNorm over the global batch make the runs equivalent
-    same = {"epochs": 1, "gpu_augment": False, "sync_bn": True, "master_port": 29000 + os.getpid() % 1000,
+    same = {"epochs": 1, "gpu_augment": False, "sync_bn": True, "bn_splits": 1, "master_port": 29000 + os.getpid() % 1000,
             "method": method}
     one = tiny_params(tmp_path / "one.yaml", {"pretrain": same})
     two = tiny_params(tmp_path / "two.yaml", {"pretrain": {**same, "gpus": 2}})
@@ -166,12 +166,13 @@ def test_pretraining_learns_on_an_easy_variant(tmp_path):
     print(done.stdout, {name: c.to_dict() for name, c in knn.items()})
     # Learning, read without labels: the loss falls, and the flow encoder tells a clip's key from the
     # queue (flow_moco; chance 1/17 = 6 %) and the aligned frames of a clip from shuffled ones (lmcl,
-    # chance 1/8 with FRA) far better than at the start (one run: loss 12.4 -> 10.5, flow_moco top-1
-    # 16 -> 32-45 %, lmcl 33 -> 42-48 % over the second half).
+    # chance 1/8 with FRA) far better than at the start. One run with shuffle-BN hiding the positive
+    # (bn_splits 2): flow_moco top-1 13 -> 16-20 % over the second half (with bn_splits 1 it read
+    # 32-45 %, the BatchNorm shortcut), lmcl rising to 34-37 %; hence twice chance for flow_moco.
     loss, flow_moco, lmcl = read("loss"), read("top1_flow_moco"), read("top1_lmcl")
     half = len(loss) // 2
     assert loss.iloc[-1] < loss.iloc[0] - 0.5, loss.to_dict()
-    assert flow_moco.iloc[half:].mean() >= 20.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 5.0, (flow_moco, lmcl)
+    assert flow_moco.iloc[half:].mean() >= 12.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 5.0, (flow_moco, lmcl)
     # The kNN curves of the monitor (val videos classified by train neighbours) start at step 0, the
     # random initialisation. Their class information is not asserted: at this size the val curves
     # of the flow encoder moved by -3 to +12.5 points over 400 steps in seven runs of this test (40
