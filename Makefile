@@ -19,7 +19,7 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m mscl.report
 
-# The README's comparison table: four named DVC experiments on the demo, each run in a temporary
+# The demo's comparison table (benchmarks/results/demo.json, shown in the README): four named DVC experiments on the demo, each run in a temporary
 # copy of the workspace (`--temp`: your workspace, params.yaml and outputs stay as they are), then
 # only these four rendered from `dvc exp show`.
 RESULTS = moco-rgb dclr random-init mscl
@@ -31,7 +31,8 @@ results: $(STAMP)
 	$(EXP) -n dclr -S pretrain.method=dclr $(call INIT,pretrained)
 	$(EXP) -n random-init -S pretrain.method=mscl $(call INIT,random)
 	$(EXP) -n mscl -S pretrain.method=mscl $(call INIT,pretrained)
-	$(BIN)/python -m mscl.report --readme README.md --experiments $(RESULTS)
+	$(BIN)/python -m mscl.report --results benchmarks/results/demo.json --experiments $(RESULTS)
+	$(BIN)/python -m mscl.bench tables
 
 # A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the direction family by
 # default): its val experiments one after the other (resumable: run it again after an

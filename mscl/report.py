@@ -1,8 +1,11 @@
-"""Where the pipeline's outputs, metrics and plots are; and the README's table of experiments.
+"""Where the pipeline's outputs, metrics and plots are; and the tables of numbers the docs show.
 
 ``python -m mscl.report`` (run by ``make repro``) prints the outputs and headline metrics;
-``python -m mscl.report --readme README.md`` renders ``dvc exp show --json`` into the README
-between the ``results`` markers, so the published numbers come from the pipeline itself.
+``python -m mscl.report --results benchmarks/results/demo.json`` writes the demo experiments of
+``dvc exp show --json`` (``make results``) as a measured table. Every table of numbers in the
+README and docs/ is such a committed JSON file, shown between ``<!-- table SOURCE VIEW -->``
+markers and rewritten by ``python -m mscl.bench tables``, so the published numbers come from the
+project's own tools and a test notices a table that differs from its file.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ from typing import Callable
 
 import yaml
 
-START, END = "<!-- results:start -->", "<!-- results:end -->"
 # (column title, file, dotted key) of the README table, one row per experiment and evaluation set;
 # {dataset} is the evaluation set's name
 COLUMNS = [
@@ -103,23 +105,15 @@ def evaluation_sets(row: dict) -> list[str]:
     return list(lookup(row["files"].get("params.yaml", {}), "evaluation.datasets", []))
 
 
-def results_table(rows: list[dict]) -> str:
-    """Markdown table of the experiments, one row per experiment and evaluation set, with COLUMNS."""
-    header = "| experiment | evaluated on | " + " | ".join(c[0] for c in COLUMNS) + " |"
-    lines = [header, "|---" * (len(COLUMNS) + 2) + "|"]
+def results_rows(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """(columns, rows) of the experiments: one row per experiment and evaluation set, with COLUMNS."""
+    columns = ["experiment", "evaluated on", *(c[0] for c in COLUMNS)]
+    out = []
     for r in rows:
         for dataset in evaluation_sets(r):
-            cells = [str(lookup(r["files"].get(f.format(dataset=dataset), {}), key)) for _, f, key in COLUMNS]
-            lines.append(f"| {r['name']} | {dataset} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def replace_between_markers(text: str, table: str, start: str = START, end: str = END) -> str:
-    """``text`` with what stands between the markers ``start`` and ``end`` replaced by ``table``."""
-    if start not in text or end not in text:
-        raise ValueError(f"the README needs the markers {start} and {end}")
-    head, rest = text.split(start, 1)
-    return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
+            out.append([r["name"], dataset, *(lookup(r["files"].get(f.format(dataset=dataset), {}), key)
+                                              for _, f, key in COLUMNS)])
+    return columns, out
 
 
 # a table of numbers in the README or docs/ that the project writes: the lines between
@@ -162,18 +156,19 @@ def pick(rows: list[dict], names: list[str]) -> list[dict]:
     return [newest[n] for n in names]
 
 
-def update_readme(readme: Path, names: list[str]) -> None:
-    """Render the experiments ``names`` of ``dvc exp show --json`` into ``readme``."""
+def write_results(path: Path, names: list[str]) -> None:
+    """The experiments ``names`` of ``dvc exp show --json`` as a measured table at ``path``
+    (:func:`write_table`), which README.md and docs/ show between markers."""
     out = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
-    table = results_table(pick(experiment_rows(json.loads(out.stdout)), names))
-    readme.write_text(replace_between_markers(readme.read_text(), table))
-    print(table)
+    columns, rows = results_rows(pick(experiment_rows(json.loads(out.stdout)), names))
+    write_table(path, columns, rows, f"make results (python -m mscl.report --results {path} --experiments {' '.join(names)})")
+    print(markdown_table(json.loads(Path(path).read_text())))
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--readme", type=Path, help="write the experiments table into this README")
+    ap.add_argument("--results", type=Path, help="write the experiments table to this JSON file (the docs show it)")
     ap.add_argument("--experiments", nargs="+", default=["moco-rgb", "dclr", "random-init", "mscl"],
                     help="the experiments (by name) the table shows, in this order")
     args = ap.parse_args()
-    update_readme(args.readme, args.experiments) if args.readme else main()
+    write_results(args.results, args.experiments) if args.results else main()

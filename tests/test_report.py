@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mscl.report import END, START, experiment_rows, pick, replace_between_markers, results_table
+from mscl.report import experiment_rows, markdown_table, pick, results_rows
 
 
 def _exp(name, method, init, top1, ts):
@@ -25,26 +25,20 @@ def test_rows_and_table_from_exp_show_json():
     rows = experiment_rows(exp_show)
     assert [r["name"] for r in rows] == ["random", "moco", "mscl"]
     assert rows[0]["rev"] == "abc" and rows[0]["baseline"] == "head"  # the commit it was run from
-    table = results_table(rows).splitlines()
+    columns, table_rows = results_rows(rows)
+    table = markdown_table({"columns": columns, "rows": table_rows, "command": "make results"}).splitlines()
     assert table[0].startswith("| experiment | evaluated on | pretraining | encoder | fine-tune top-1 (1 view)")
     # a row per experiment and evaluation set; what a set lacks shows as n/a
-    assert table[6] == "| mscl | motion | mscl | pretrained | 40.0 | 41.0 | 20.0 | 30.0 | 50.0 |"
-    assert table[7] == "| mscl | relative | mscl | pretrained | n/a | n/a | 21.0 | n/a | n/a |"
+    assert table[6] == "| mscl | motion | mscl | pretrained | 40.00 | 41.00 | 20.00 | 30.00 | 50.00 |"
+    assert table[7] == "| mscl | relative | mscl | pretrained | n/a | n/a | 21.00 | n/a | n/a |"
     # only the named experiments, in the asked order: an unrelated one stays out of the README
     assert [r["name"] for r in pick(rows, ["mscl", "random"])] == ["mscl", "random"]
     with pytest.raises(SystemExit, match="no experiment named other"):
         pick(rows, ["mscl", "other"])
 
 
-def test_markers():
-    text = f"intro\n{START}\nold\n{END}\noutro\n"
-    assert replace_between_markers(text, "new") == f"intro\n{START}\nnew\n{END}\noutro\n"
-    with pytest.raises(ValueError, match="markers"):
-        replace_between_markers("no markers", "x")
-
-
 def test_a_measured_table_round_trips_through_its_json(tmp_path):
-    from mscl.report import markdown_table, write_table
+    from mscl.report import write_table
 
     write_table(tmp_path / "t.json", ["offset", "error px"], [[2, 0.123456], [8, 7.2]], "python benchmarks/x.py --y")
     doc = json.loads((tmp_path / "t.json").read_text())

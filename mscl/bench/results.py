@@ -234,14 +234,50 @@ def write_results(preset: Preset, doc: dict) -> list[Path]:
 DOCUMENTS = ("README.md", "docs/*.md")
 
 
-def render_source(source: str, view: str) -> str:
-    """A marked table: ``view`` of the results file ``source``: a measured table
-    (:func:`mscl.report.write_table`, view ``table``) or a benchmark grid's (:func:`render`)."""
+def _here(entry: dict, root: Path) -> str:
+    """What a zoo entry's numbers are here: mean +- sd over seeds of its arm in its grid's results
+    (test once the grid is complete, else val, labelled), or "not run here"."""
+    if not entry.get("results"):
+        return "not run here"
+    path = root / entry["results"]
+    if not path.exists():
+        return f"not run yet (`{entry['results']}`)"
+    doc = json.loads(path.read_text())
+    split = "val" if doc.get("sealed", True) else "test"
+    cells = []
+    for metric in doc["metrics"]:
+        values = list(per_seed(doc, entry["arm"], split, metric).values())
+        if not values:
+            return "not run yet"
+        mean, sd = spread(values)
+        cells.append(f"{mean:.1f} +- {sd:.1f}")
+    n = len(per_seed(doc, entry["arm"], split, doc["metrics"][0]))
+    return f"{' / '.join(cells)} ({split}, {n} seeds)"
+
+
+def zoo_table(doc: dict, root: Path) -> str:
+    """Markdown: the model-zoo table of ``benchmarks/results/zoo.json``: per method and setting, its
+    config, the paper's number and ours (from the grids' results files), or "not run here"."""
+    lines = ["| method | pretrained on | evaluated as | config | paper | here |", "|---" * 6 + "|"]
+    for e in doc["entries"]:
+        lines.append(f"| {e['method']} | {e['pretrain']} | {e['evaluation']} | {e['config']} | "
+                     f"{e.get('paper', '-')} | {_here(e, root)} |")
+    return "\n".join(lines)
+
+
+def render_source(source: str, view: str, root: Path = Path(".")) -> str:
+    """A marked table: ``view`` of the results file ``source`` (relative to ``root``): a measured
+    table (:func:`mscl.report.write_table`, view ``table``), the model zoo (``zoo``) or a benchmark
+    grid's (:func:`render`)."""
     from mscl.report import markdown_table
 
-    doc = json.loads(Path(source).read_text())
+    if view not in ("table", "zoo") and not (root / source).exists():  # a grid not run in this clone yet
+        return f"(not run yet: `{source}` is written by `make bench PRESET=benchmarks/{Path(source).stem}.yaml`)"
+    doc = json.loads((root / source).read_text())
     if view == "table":
         return markdown_table(doc)
+    if view == "zoo":
+        return zoo_table(doc, root)
     return render(doc, view)
 
 
@@ -254,7 +290,7 @@ def refresh_documents(root: Path = Path(".")) -> list[Path]:
     for pattern in DOCUMENTS:
         for doc in sorted(root.glob(pattern)):
             text = doc.read_text()
-            new = refresh_tables(text, lambda source, view: render_source(str(root / source), view))
+            new = refresh_tables(text, lambda source, view: render_source(source, view, root))
             if new != text:
                 doc.write_text(new)
                 changed.append(doc)
