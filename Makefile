@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test results bench bench-test bench-queue bench-report clean-venv
+.PHONY: install repro test results bench bench-test bench-queue bench-report docs-assets clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,12 @@ bench: $(STAMP)
 	$(BENCH) run --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
-bench-test: $(STAMP)
+bench-# Small copies of the pictures the docs show (docs/assets/): the demo's reports/ (a DVC output, after
+# make repro) and the benchmarks' figures
+docs-assets: $(STAMP)
+	$(BIN)/python -m mscl.report --docs-assets docs/assets
+
+test: $(STAMP)
 	$(BENCH) test --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
@@ -55,6 +60,11 @@ bench-queue: $(STAMP)
 
 bench-report: $(STAMP)
 	$(BENCH) report --preset $(PRESET)
+
+# Small copies of the pictures the docs show (docs/assets/): the demo's reports/ (a DVC output, after
+# make repro) and the benchmarks' figures
+docs-assets: $(STAMP)
+	$(BIN)/python -m mscl.report --docs-assets docs/assets
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

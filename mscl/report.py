@@ -71,6 +71,41 @@ def main(root: str = ".") -> None:
     print("\nPlots: `dvc plots show` writes dvc_plots/index.html\n")
 
 
+# docs/assets/<name>.png <- the pipeline's or a benchmark's picture (the first that exists of each)
+ASSETS = {
+    "flow": ["reports/motion/flow/rotate_ccw__rotate_ccw_0001.png", "reports/motion/flow/*.png"],
+    "screen": ["reports/motion/screen/scores.png"],
+    "confusion": ["reports/motion/finetune/confusion.png"],
+    "neighbours": ["reports/motion/retrieve/neighbours.png"],
+    "relative_test": ["benchmarks/results/relative_test.png", "benchmarks/results/relative_val.png"],
+    "relative_knn": ["benchmarks/results/relative_knn.png"],
+    "motion_test": ["benchmarks/results/motion_test.png", "benchmarks/results/motion_val.png"],
+}
+
+
+def docs_assets(root: Path, out: Path, *, width: int = 720) -> list[Path]:
+    """Small copies (at most ``width`` px wide, 8-bit palette PNG) of the pictures the docs show,
+    from the demo's ``reports/`` (a DVC output a code host cannot show) and the benchmarks' figures;
+    returns what it wrote. A picture that does not exist yet is skipped with a note."""
+    import cv2
+    from PIL import Image
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, patterns in ASSETS.items():
+        found = next((f for pat in patterns for f in sorted(root.glob(pat))), None)
+        if found is None:
+            print(f"docs assets: no {patterns[0]} yet (make repro, or the benchmark grid), {name}.png skipped", file=sys.stderr)
+            continue
+        img = cv2.imread(str(found), cv2.IMREAD_COLOR)
+        if img.shape[1] > width:
+            img = cv2.resize(img, (width, round(img.shape[0] * width / img.shape[1])), interpolation=cv2.INTER_AREA)
+        pal = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+        pal.save(out / f"{name}.png", optimize=True)
+        written.append(out / f"{name}.png")
+    return written
+
+
 def experiment_rows(exp_show: list) -> list[dict]:
     """Named experiments of ``dvc exp show --json`` as {"name", "files": {file: data}, "timestamp",
     "rev": the experiment's commit, "baseline": the commit it was run from}, oldest first."""
@@ -168,7 +203,13 @@ def write_results(path: Path, names: list[str]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, help="write the experiments table to this JSON file (the docs show it)")
+    ap.add_argument("--docs-assets", type=Path, help="write small copies of the docs' pictures into this folder")
     ap.add_argument("--experiments", nargs="+", default=["moco-rgb", "dclr", "random-init", "mscl"],
                     help="the experiments (by name) the table shows, in this order")
     args = ap.parse_args()
-    write_results(args.results, args.experiments) if args.results else main()
+    if args.docs_assets:
+        print("\n".join(map(str, docs_assets(Path("."), args.docs_assets))))
+    elif args.results:
+        write_results(args.results, args.experiments)
+    else:
+        main()

@@ -55,3 +55,18 @@ def test_marked_tables_are_found_and_replaced():
     new = refresh_tables(text, lambda source, view: f"{source}/{view}")
     assert new == ("a\n<!-- table r.json summary:val -->\nr.json/summary:val\n<!-- end table -->\n"
                    "b <!-- table s.json table -->\ns.json/table\n<!-- end table -->")
+
+
+def test_docs_assets_are_small_copies_of_the_pictures_that_exist(tmp_path):
+    import cv2
+    import numpy as np
+
+    from mscl.report import docs_assets
+
+    big = np.random.default_rng(0).integers(0, 255, (600, 1500, 3), dtype=np.uint8)
+    (tmp_path / "reports/motion/screen").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "reports/motion/screen/scores.png"), big)
+    written = docs_assets(tmp_path, tmp_path / "assets", width=300)
+    assert written == [tmp_path / "assets/screen.png"]  # the others do not exist here
+    small = cv2.imread(str(written[0]))
+    assert small.shape == (120, 300, 3)
