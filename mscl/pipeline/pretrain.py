@@ -158,13 +158,14 @@ def pretrain(p: PretrainParams, paths: PretrainPaths) -> dict:
                      log=log, checkpoint=paths.checkpoint, fingerprint=fingerprint, monitors=monitors)
     finally:
         log.close()
-    metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr")}  # the final lr is the schedule's end
+    # the final lr is the schedule's end; throughput changes every run: printed and in the curves, not compared
+    metrics = {k: round(v, 6) for k, v in last.items() if k not in ("step", "lr", "clips_per_s")}
     if dist.is_main():
         sidecar = {"backbone": p.method_backbone, "width": p.width, "method": p.method, "params": to_dict(p)}
         save_module(Path(paths.model_dir) / "encoder.pt", model.backbone, sidecar)
         publish(paths, metrics)
         print(f"pretrain ({p.method}): {sched.total} steps on {len(dataset)} videos (resumed from step {start}) in "
-              f"{time.perf_counter() - start_time:.0f} s, loss {metrics['loss']:.4f}, {metrics['clips_per_s']:.1f} clips/s")
+              f"{time.perf_counter() - start_time:.0f} s, loss {metrics['loss']:.4f}, {last['clips_per_s']:.1f} clips/s")
     dist.shutdown()
     return metrics
 

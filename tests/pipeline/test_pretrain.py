@@ -35,7 +35,7 @@ def test_training_writes_encoder_sidecar_curves_and_metrics(pretrain_inputs, tmp
     R3D18(width=sidecar["width"]).load_state_dict(state)  # rebuilt with a plain constructor
     assert not (tmp_path / "model.partial").exists()  # the working folder goes once the run is published
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) >= {"rgb_moco", "lmcl", "loss", "clips_per_s", "replaced_samples"}
+    assert set(metrics) >= {"rgb_moco", "lmcl", "loss", "replaced_samples"} and "clips_per_s" not in metrics
     assert not set(metrics) & {"steps", "seconds", "videos", "resumed_from", "lr"}  # bookkeeping is printed, not compared
     # diagnostics: contrastive top-1 of every term (percent) and the kNN monitor at the last step
     assert {"top1_rgb_moco", "top1_lmcl", "top1_flow_rot_rgb"} <= set(metrics)
