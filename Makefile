@@ -44,12 +44,7 @@ bench: $(STAMP)
 	$(BENCH) run --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
-bench-# Small copies of the pictures the docs show (docs/assets/): the demo's reports/ (a DVC output, after
-# make repro) and the benchmarks' figures
-docs-assets: $(STAMP)
-	$(BIN)/python -m mscl.report --docs-assets docs/assets
-
-test: $(STAMP)
+bench-test: $(STAMP)
 	$(BENCH) test --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
