@@ -19,9 +19,10 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m mscl.report
 
-# The demo's comparison table (benchmarks/results/demo.json, shown in the README): four named DVC experiments on the demo, each run in a temporary
-# copy of the workspace (`--temp`: your workspace, params.yaml and outputs stay as they are), then
-# only these four rendered from `dvc exp show`.
+# The demo's comparison table (benchmarks/results/demo.json, shown in docs/results.md): four named
+# DVC experiments on the demo, each run in a temporary copy of the workspace (`--temp`: your
+# workspace, params.yaml and outputs stay as they are), then only these four rendered from
+# `dvc exp show`.
 RESULTS = moco-rgb dclr random-init mscl
 EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run --temp
 INIT = -S evaluation.init=$(1)
@@ -44,12 +45,7 @@ bench: $(STAMP)
 	$(BENCH) run --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
-bench-# Small copies of the pictures the docs show (docs/assets/): the demo's reports/ (a DVC output, after
-# make repro) and the benchmarks' figures
-docs-assets: $(STAMP)
-	$(BIN)/python -m mscl.report --docs-assets docs/assets
-
-test: $(STAMP)
+bench-test: $(STAMP)
 	$(BENCH) test --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 

@@ -7,10 +7,11 @@
 #
 # A bare GPU machine has no OpenCV and no package registry, and the loader-fed number needs
 # OpenCV (frame containers hold JPEG). Wheels found in .whl/ are installed into a temporary
-# folder first; fetch them beforehand on a machine with a registry:
+# folder first; fetch them beforehand on a machine with a registry, at the version pyproject.toml
+# pins:
 #
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux2014_x86_64 -d .whl opencv-contrib-python-headless==4.10.0.84
+#       --platform manylinux2014_x86_64 -d .whl opencv-contrib-python-headless==5.0.0.93
 #
 # PYTHON chooses the interpreter (default python3); the repository need not be installed.
 set -euo pipefail

@@ -61,7 +61,7 @@ DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name and a D
 @dataclass(frozen=True)
 class DatasetParams:
     """One named dataset, ``datasets.<name>``: where its videos come from and how they split into
-    train / val / test (README "Datasets"). A source reads only its own keys (:data:`SOURCE_KEYS`);
+    train / val / test (docs/datasets.md). A source reads only its own keys (:data:`SOURCE_KEYS`);
     the others are None and may not be given."""
 
     source: str = _f(choices=tuple(SOURCE_KEYS))
@@ -185,7 +185,7 @@ class PretrainParams:
     key_start: str = _f(choices=("released", "nearest"),
                         doc="released = the reference's loop over kept starts; nearest = the nearest kept start")
     flow_layout: str = _f(choices=("released", "paper"),
-                          doc="which flow clips feed the two flow calls (README: clip roles)")
+                          doc="which flow clips feed the two flow calls (docs/mscl.md §2.5)")
     retries: int = _f(min=0, doc="query start redraws until it lies in the MDS-kept starts")
     crop_size: int = _f(min=16)
     crop_scale: tuple[float, ...] = _f(min=0.01, max=1.0)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import yaml
 
-# (column title, file, dotted key) of the README table, one row per experiment and evaluation set;
+# (column title, file, dotted key) of the demo table (benchmarks/results/demo.json), one row per experiment and evaluation set;
 # {dataset} is the evaluation set's name
 COLUMNS = [
     ("pretraining", "params.yaml", "pretrain.method"),

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 # clip settings the evaluation stages get in tests (tiny clips, in process, on the CPU)
 EVAL_VIEWS = {"num_frames": 4, "workers": 0, "device": "cpu"}
 
-# pretrain.flow_layout, written out from the README's clip-role table (not read from the code):
+# pretrain.flow_layout, written out from docs/mscl.md's clip-role table (§2.5) (not read from the code):
 # which flow ("orig"inal or FRA-"rot"ated) of which clip ("q"uery or "k"ey) fills each flow field
 CLIP_ROLES = {
     "released": {"flow_q": ("orig", "q"), "flow_q_rot": ("orig", "k"), "flow_k": ("rot", "q"), "flow_k_rot": ("rot", "k")},

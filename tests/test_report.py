@@ -31,7 +31,7 @@ def test_rows_and_table_from_exp_show_json():
     # a row per experiment and evaluation set; what a set lacks shows as n/a
     assert table[6] == "| mscl | motion | mscl | pretrained | 40.00 | 41.00 | 20.00 | 30.00 | 50.00 |"
     assert table[7] == "| mscl | relative | mscl | pretrained | n/a | n/a | 21.00 | n/a | n/a |"
-    # only the named experiments, in the asked order: an unrelated one stays out of the README
+    # only the named experiments, in the asked order: an unrelated one stays out of the table
     assert [r["name"] for r in pick(rows, ["mscl", "random"])] == ["mscl", "random"]
     with pytest.raises(SystemExit, match="no experiment named other"):
         pick(rows, ["mscl", "other"])

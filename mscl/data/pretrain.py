@@ -159,8 +159,8 @@ class VideoCache:
         return self.videos[v]._replace(index=np.asarray(indices))
 
 
-# Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (README: clip
-# roles). A field ending in ``q`` is cut with the query view's crop and flip, one ending in ``k``
+# Which flow clip fills each flow field of a batch, per ``pretrain.flow_layout`` (docs/mscl.md
+# §2.5). A field ending in ``q`` is cut with the query view's crop and flip, one ending in ``k``
 # with the key view's; the value names the flow ("orig" or FRA-"rot"ated) and the clip ("q" =
 # query clip, "k" = key clip). The model's first flow call reads flow_q / flow_k, its second
 # call flow_q_rot / flow_k_rot, and LMCL's extra negatives are flow_q_rot.

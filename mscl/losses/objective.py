@@ -20,8 +20,8 @@ training loop sums them with :func:`total_loss`. The model (:class:`mscl.pretrai
 only encodes the clips and keeps the queues.
 
 Streams: ``rgb``, ``flow`` (the flow branch's first call) and ``flow_rot`` (its second call). What
-the two flow calls hold is decided by the data path (``pretrain.flow_layout``, README "Clip
-roles"): in the paper's layout the second call is the FRA-rotated copy of each clip; in the
+the two flow calls hold is decided by the data path (``pretrain.flow_layout``, docs/mscl.md
+§2.5): in the paper's layout the second call is the FRA-rotated copy of each clip; in the
 released layout the first call contrasts a clip's original flow with the same clip rotated and
 the second call does the same for the key clip. The terms below are the same in both.
 Every InfoNCE term is one query stream, one positive-key stream and one bank of negatives:

@@ -92,7 +92,7 @@ class MSCL(nn.Module):
             flow_q, flow_k: (B, 3, T, H, W) colour-coded flow, in [0, 1], of the flow
                 branch's first call (query, key); flow_q_rot, flow_k_rot: of its second call
                 (needed only with fra on). Which clips these are is the data path's
-                ``flow_layout`` (README "Clip roles"); LMCL contrasts flow_q_rot as negatives.
+                ``flow_layout`` (docs/mscl.md §2.5); LMCL contrasts flow_q_rot as negatives.
             m_rgb, m_flow: key-encoder momentum for this step (schedules.cosine_momentum).
         Returns:
             {term name: weight * loss} for the active terms; their sum is the training loss.

@@ -130,8 +130,8 @@ def test_momentum_update_per_step(single):
 # below embed it as the one-hot vector of its id (and make flow layer4 equal to the id).
 TAG = {("rgb", "q"): 1, ("rgb", "k"): 2, ("orig", "q"): 3, ("orig", "k"): 4, ("rot", "q"): 5, ("rot", "k"): 6}
 DIM = 8
-# what every term must contrast, by content, in each layout (README: clip roles; docs/mscl.md
-# §2.5, §3.1-3.3): (query, positive key, bank of negatives). Banks: "rgb" / "flow" = the queue
+# what every term must contrast, by content, in each layout (docs/mscl.md §2.5,
+# §3.1-3.3): (query, positive key, bank of negatives). Banks: "rgb" / "flow" = the queue
 # before this step's keys; "flow+" = the flow queue holding this step's first-call flow keys.
 EXPECTED = {
     "released": {
