@@ -35,11 +35,12 @@ results: $(STAMP)
 	$(BIN)/python -m mscl.report --results benchmarks/results/demo.json --experiments $(RESULTS)
 	$(BIN)/python -m mscl.bench tables
 
-# A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the direction family by
-# default): its val experiments one after the other (resumable: run it again after an
-# interruption), then its results, figures and tables from the val runs. `make bench-test` reads
-# test once, after the whole val grid, and writes the tables again.
-PRESET ?= benchmarks/motion.yaml
+# A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the relative family by
+# default, benchmarks/motion.yaml the direction family): its experiments one after the other, each
+# scored on val and then, sealed until the whole grid has them, on test (resumable: run it again
+# after an interruption), then its results, figures and tables. `make bench-test` scores test with
+# the val experiments of `make bench-queue`.
+PRESET ?= benchmarks/relative.yaml
 BENCH = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench
 bench: $(STAMP)
 	$(BENCH) run --preset $(PRESET)
@@ -49,8 +50,8 @@ bench-test: $(STAMP)
 	$(BENCH) test --preset $(PRESET)
 	$(BENCH) report --preset $(PRESET)
 
-# The same val grid through DVC's experiment queue, in the background: `dvc queue status` follows
-# it, then `make bench-report` writes the results.
+# The val experiments through DVC's experiment queue, in the background: `dvc queue status` follows
+# them, then `make bench-test` and `make bench-report`.
 bench-queue: $(STAMP)
 	$(BENCH) run --queue --preset $(PRESET)
 
