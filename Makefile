@@ -27,7 +27,7 @@ RESULTS = moco-rgb dclr random-init mscl
 EXP = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc exp run --temp
 INIT = -S evaluation.init=$(1)
 results: $(STAMP)
-	@$(BIN)/dvc exp remove -q $(RESULTS) 2>/dev/null || true
+	@for e in $(RESULTS); do $(BIN)/dvc exp remove -q $$e 2>/dev/null || true; done
 	$(EXP) -n moco-rgb -S pretrain.method=moco $(call INIT,pretrained)
 	$(EXP) -n dclr -S pretrain.method=dclr $(call INIT,pretrained)
 	$(EXP) -n random-init -S pretrain.method=mscl $(call INIT,random)

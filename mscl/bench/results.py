@@ -271,7 +271,11 @@ def render_source(source: str, view: str, root: Path = Path(".")) -> str:
     grid's (:func:`render`)."""
     from mscl.report import markdown_table
 
-    if view not in ("table", "zoo") and not (root / source).exists():  # a grid not run in this clone yet
+    if not (root / source).exists():  # not run in this clone yet
+        if view == "table":
+            return f"(not measured yet: `{source}` is written by the command its document names)"
+        if view == "zoo":
+            raise FileNotFoundError(f"{source}: the model zoo's table is committed; restore it with git")
         return f"(not run yet: `{source}` is written by `make bench PRESET=benchmarks/{Path(source).stem}.yaml`)"
     doc = json.loads((root / source).read_text())
     if view == "table":

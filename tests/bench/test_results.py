@@ -123,6 +123,9 @@ def test_the_zoo_shows_each_grid_arm_over_its_seeds_and_what_was_not_run(tmp_pat
     lines = results.zoo_table(zoo, tmp_path).splitlines()
     assert lines[2] == "| MSCL | K400 | UCF101 fine-tune | presets/paper.yaml | 91.5 | not run here |"
     assert results.render_source("missing.json", "summary:test", tmp_path).startswith("(not run yet")
+    assert results.render_source("missing.json", "table", tmp_path).startswith("(not measured yet")
+    with pytest.raises(FileNotFoundError, match="zoo"):
+        results.render_source("missing.json", "zoo", tmp_path)
     assert lines[3].endswith("| 30.3 +- 13.8 / 30.7 +- 15.5 (val, 3 seeds) |")  # test sealed: val, labelled
     assert lines[4].endswith("| 8.7 +- 0.6 / 10.5 +- 0.5 (test, 3 seeds) |")
     assert lines[5].endswith("| not run yet (`none.json`) |")
