@@ -122,10 +122,16 @@ def _record_times(preset: Preset, times: dict[str, float]) -> None:
         preset.times.write_text(json.dumps(old | times, indent=1) + "\n")
 
 
-def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict) -> None:
+def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quiet: bool = False) -> None:
+    """``dvc exp run`` of one experiment, timed; ``quiet`` keeps the stages' output (which names
+    the scores) off the console unless the run fails: a test run's scores stay sealed in the log."""
     print(step, flush=True)
     start = time.perf_counter()
-    _dvc("exp", "run", "-n", name, *set_args(sets), *target_stages(dataset))
+    args = ("exp", "run", "-n", name, *set_args(sets), *target_stages(dataset))
+    done = _dvc(*args, check=not quiet, capture=quiet)
+    if quiet and done.returncode:
+        print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+        raise subprocess.CalledProcessError(done.returncode, done.args)
     times[name] = round(time.perf_counter() - start, 1)
     print(f"{step}: {times[name]:.0f} s", flush=True)
 
@@ -145,7 +151,7 @@ def _test_run(step: str, e: Experiment, rev: str, dataset: str, times: dict) -> 
     of the DVC cache, so that pretraining is found unchanged and only linear and retrieve run."""
     _git("restore", "--source", rev, "--worktree", "--", "params.yaml", "dvc.lock")
     _dvc("checkout", "--quiet", "pretrain", *shared_stages(dataset), check=False)
-    _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, dataset, times)
+    _timed_run(step, e.test_name, {EVAL_SPLIT: "test"}, dataset, times, quiet=True)
     # dvc.lock stays: it holds the shared stages, which the next experiment finds unchanged
     _git("checkout", "HEAD", "--", "params.yaml")
 

@@ -121,11 +121,18 @@ def test_test_runs_score_each_val_experiment_once_and_recorded_experiments_are_d
     exps = grid(preset, PARAMS)
     rows = [(e.name, _head(), f"2026-01-0{i + 1}", {}, 20.0) for i, e in enumerate(exps[:3])]
     done_test = (exps[0].test_name, _head(), "2026-02-01", {}, 18.0)
-    calls = []
-    monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(_shown("c", *rows, done_test), calls))
+    calls, quiet = [], {}
+    fake = _fake_dvc(_shown("c", *rows, done_test), calls)
+
+    def recording(*args, check=True, capture=False):
+        if args[:2] == ("exp", "run"):
+            quiet[args[3]] = capture and not check
+        return fake(*args, check=check, capture=capture)
+    monkeypatch.setattr(bench_run, "_dvc", recording)
     bench_run.run_test(preset)  # after `run --queue`: the val experiments without a test run
     ran = [a for a, _ in calls if a[:2] == ("exp", "run")]
     assert [a[3] for a in ran] == [e.test_name for e in exps[1:3]]
+    assert quiet == {e.test_name: True for e in exps[1:3]}  # test scores stay off the console
     assert all(a[4:8] == ("-S", "evaluation.split=test", "linear@motion", "retrieve@motion") for a in ran)
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
     # an earlier session's experiment, recorded with both splits in the committed results, is done;
