@@ -250,9 +250,9 @@ def _here(entry: dict, root: Path) -> str:
         if not values:
             return "not run yet"
         mean, sd = spread(values)
-        cells.append(f"{mean:.1f} +- {sd:.1f}")
+        cells.append(f"{mean:.1f}" if len(values) == 1 else f"{mean:.1f} +- {sd:.1f}")
     n = len(per_seed(doc, entry["arm"], split, doc["metrics"][0]))
-    return f"{' / '.join(cells)} ({split}, {n} seeds)"
+    return f"{' / '.join(cells)} ({split}, {n} seed{'s' if n > 1 else ''})"
 
 
 def zoo_table(doc: dict, root: Path) -> str:

@@ -129,3 +129,7 @@ def test_the_zoo_shows_each_grid_arm_over_its_seeds_and_what_was_not_run(tmp_pat
     assert lines[3].endswith("| 30.3 +- 13.8 / 30.7 +- 15.5 (val, 3 seeds) |")  # test sealed: val, labelled
     assert lines[4].endswith("| 8.7 +- 0.6 / 10.5 +- 0.5 (test, 3 seeds) |")
     assert lines[5].endswith("| not run yet (`none.json`) |")
+    one = {**AUDIT, "experiments": [r for r in AUDIT["experiments"] if r["arm"] == "moco" and r["seed"] == 0]}
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    cell = results.zoo_table({"entries": [{**zoo["entries"][2], "results": "one.json"}]}, tmp_path).splitlines()[2]
+    assert cell.endswith("(val, 1 seed) |") and "+-" not in cell  # one seed: a value, no spread
