@@ -15,7 +15,7 @@ PRESET = Path("benchmarks/relative.yaml")  # the headline grid
 
 def report(preset_path: Path) -> str:
     """Collect the preset's current experiments (their keys match the preset, params.yaml and the
-    version now; this clone's DVC experiments, else the committed records of an earlier session)
+    version now; this clone's DVC experiments, else the committed records from another clone)
     into its results file and figures, refresh every marked table; returns the summary tables."""
     preset = load_preset(preset_path)
     experiments = grid(preset, committed_params())

@@ -29,7 +29,7 @@ def collect(preset: Preset, experiments: list[Experiment], done: dict[str, dict]
     """The results document of ``preset``: one record per experiment of the grid with val results
     (arm, seed, experiment name, val and test metrics, kNN curve, wall times), in grid order, from
     the DVC experiments ``done`` or else from the records ``kept`` in the committed results (an
-    earlier session's). ``sealed`` until every experiment of the grid has its test results."""
+    earlier clone's). ``sealed`` until every experiment of the grid has its test results."""
     kept, records = kept or {}, []
     for e in experiments:
         if e.name not in done:

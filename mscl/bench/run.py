@@ -138,7 +138,7 @@ def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quie
 
 def recorded(preset: Preset) -> dict[str, dict]:
     """{experiment name: record} of the preset's committed results file (:mod:`mscl.bench.results`):
-    experiments of an earlier session, whose DVC experiments this clone may not have. A record
+    experiments of another clone or an earlier checkout, whose DVC experiments this clone may not have. A record
     counts for the grid only while its name (with its key) is the grid's."""
     if not preset.results.exists():
         return {}
@@ -161,7 +161,7 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
     the workspace: each pretrains and is scored on val, then its encoder is scored on test at once
     (the encoder exists only now; the test tables stay sealed until the whole grid has them). With
     ``queue``, the val experiments go through DVC's queue and ``run_test`` scores test afterwards.
-    An experiment recorded with both splits in the committed results (an earlier session) is done."""
+    An experiment recorded with both splits in the committed results (from another clone) is done."""
     _check_clean()
     everything = grid(preset, committed_params())
     experiments = select(everything, arms, seeds)

@@ -135,8 +135,8 @@ def test_test_runs_score_each_val_experiment_once_and_recorded_experiments_are_d
     assert quiet == {e.test_name: True for e in exps[1:3]}  # test scores stay off the console
     assert all(a[4:8] == ("-S", "evaluation.split=test", "linear@motion", "retrieve@motion") for a in ran)
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
-    # an earlier session's experiment, recorded with both splits in the committed results, is done;
-    # one recorded with val only is run again (its encoder is gone with that session)
+    # an experiment of another clone, recorded with both splits in the committed results, is done;
+    # one recorded with val only is run again (its encoder is gone with that clone)
     preset.results.parent.mkdir(parents=True, exist_ok=True)
     both, val_only = {"val": {"x": 1.0}, "test": {"x": 1.0}}, {"val": {"x": 1.0}, "test": None}
     preset.results.write_text(json.dumps({"experiments": [{"name": exps[3].name, **both},
