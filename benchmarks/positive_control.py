@@ -44,17 +44,14 @@ def control_sets(arm_sets: dict, recipe: str, epochs: int, milestone: int, seed:
 def run(preset_path: Path, recipe: str, epochs: int, milestone: int, seeds: list[int]) -> None:
     preset = load_preset(preset_path)
     arms = {(e.arm, e.seed): e for e in grid(preset, bench_run.committed_params())}
-    bench_run._check_clean()
-    try:
+    with bench_run.experiments_in_workspace(preset):
         for seed in seeds:
             if ("random-init", seed) not in arms:
                 raise SystemExit(f"{preset_path}: no random-init arm with seed {seed}")
             sets = control_sets(arms["random-init", seed].sets, recipe, epochs, milestone, seed)
             name = f"control-{preset.name}-{recipe}-e{epochs}-s{seed}"
-            bench_run._git("checkout", "--", "params.yaml")
+            bench_run._git("checkout", "--", "params.yaml")  # each run from the committed values, as the grid's
             bench_run._dvc("exp", "run", "-n", name, *set_args(sets), f"finetune@{preset.dataset}")
-    finally:
-        bench_run._restore_workspace()
 
 
 def rows(shown: list) -> list[list]:

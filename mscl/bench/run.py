@@ -2,6 +2,7 @@
 then the test phase once; the workspace is left as it was found."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -122,6 +123,20 @@ def _record_times(preset: Preset, times: dict[str, float]) -> None:
         preset.times.write_text(json.dumps(old | times, indent=1) + "\n")
 
 
+@contextlib.contextmanager
+def experiments_in_workspace(preset: Preset):
+    """For named experiments run in the workspace: refuses a workspace whose :data:`WORKSPACE`
+    paths have changes, yields the dict the runs' wall times go into, and afterwards, whatever
+    happened, gives the workspace back as HEAD has it and records the times of ``preset``."""
+    _check_clean()
+    times = {}
+    try:
+        yield times
+    finally:
+        _restore_workspace()
+        _record_times(preset, times)
+
+
 def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quiet: bool = False) -> None:
     """``dvc exp run`` of one experiment, timed; ``quiet`` keeps the stages' output (which names
     the scores) off the console unless the run fails: a test run's scores stay sealed in the log."""
@@ -162,17 +177,16 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
     (the encoder exists only now; the test tables stay sealed until the whole grid has them). With
     ``queue``, the val experiments go through DVC's queue and ``run_test`` scores test afterwards.
     An experiment recorded with both splits in the committed results (from another clone) is done."""
-    _check_clean()
-    everything = grid(preset, committed_params())
-    experiments = select(everything, arms, seeds)
-    shown = exp_show()
-    done, waiting, kept = finished(shown, preset.dataset), in_queue(shown), recorded(preset)
-    complete = {n for n, r in kept.items() if r.get("val") and r.get("test")}
-    on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
-    todo = [e for e in experiments if e.name not in complete and e.name not in waiting
-            and not (e.name in done and (queue or e.test_name in done))]
-    times, queued = {}, []
-    try:
+    queued = []
+    with experiments_in_workspace(preset) as times:
+        everything = grid(preset, committed_params())
+        experiments = select(everything, arms, seeds)
+        shown = exp_show()
+        done, waiting, kept = finished(shown, preset.dataset), in_queue(shown), recorded(preset)
+        complete = {n for n, r in kept.items() if r.get("val") and r.get("test")}
+        on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
+        todo = [e for e in experiments if e.name not in complete and e.name not in waiting
+                and not (e.name in done and (queue or e.test_name in done))]
         reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}, preset.dataset) if todo else None
         if reused:
             print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
@@ -200,9 +214,6 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
                 _timed_run(step, e.name, e.sets, preset.dataset, times)
                 done = finished(exp_show(), preset.dataset)  # its commit
             _test_run(f"{step} (test)", e, done[e.name]["rev"], preset.dataset, times)
-    finally:
-        _restore_workspace()
-        _record_times(preset, times)
     if queued:
         _dvc("queue", "start", "--jobs", "1")
         print(f"{len(queued)} experiments queued, one DVC queue worker runs them in the background: follow it with "
@@ -213,17 +224,12 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
 def run_test(preset: Preset) -> None:
     """Score test with every finished val experiment of the grid that has no test run yet (after
     ``run --queue``); the test tables stay sealed until the whole grid has them."""
-    _check_clean()
-    experiments = grid(preset, committed_params())
-    done = finished(exp_show(), preset.dataset)
-    times = {}
-    try:
+    with experiments_in_workspace(preset) as times:
+        experiments = grid(preset, committed_params())
+        done = finished(exp_show(), preset.dataset)
         for i, e in enumerate(experiments):
             step = f"[{i + 1}/{len(experiments)}] {e.test_name}"
             if e.name not in done or e.test_name in done:
                 print(f"{step}: {'no val experiment' if e.name not in done else 'done'}, skipped")
                 continue
             _test_run(step, e, done[e.name]["rev"], preset.dataset, times)
-    finally:
-        _restore_workspace()
-        _record_times(preset, times)
