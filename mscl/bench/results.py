@@ -79,6 +79,12 @@ def _f(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _mean_sd(values: list[float]) -> str:
+    """A table cell: mean +- sd of ``values``, the mean alone for one value (one seed has no spread)."""
+    mean, sd = spread(values)
+    return _f(mean) + (f" +- {_f(sd)}" if len(values) > 1 else "")
+
+
 def summary_table(doc: dict, split: str) -> str:
     """Markdown: per arm, mean +- sd over seeds of each metric on ``split``, and the per-seed values."""
     cols = doc["metrics"]
@@ -89,10 +95,7 @@ def summary_table(doc: dict, split: str) -> str:
         seeds = sorted(values[cols[0]])
         if not seeds:
             continue
-        cells = []
-        for c in cols:
-            mean, sd = spread([values[c][s] for s in seeds])
-            cells.append(_f(mean) + (f" +- {_f(sd)}" if len(seeds) > 1 else ""))  # one seed: no spread to show
+        cells = [_mean_sd([values[c][s] for s in seeds]) for c in cols]
         per = [", ".join(_f(values[c][s]) for s in seeds) for c in cols]
         lines.append(f"| {arm} | {','.join(map(str, seeds))} | " + " | ".join(cells + per) + " |")
     return "\n".join(lines)
@@ -249,8 +252,7 @@ def _here(entry: dict, root: Path) -> str:
         values = list(per_seed(doc, entry["arm"], split, metric).values())
         if not values:
             return "not run yet"
-        mean, sd = spread(values)
-        cells.append(f"{mean:.1f}" if len(values) == 1 else f"{mean:.1f} +- {sd:.1f}")
+        cells.append(_mean_sd(values))
     n = len(per_seed(doc, entry["arm"], split, doc["metrics"][0]))
     return f"{' / '.join(cells)} ({split}, {n} seed{'s' if n > 1 else ''})"
 
