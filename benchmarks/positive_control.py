@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from mscl.bench import run as bench_run
-from mscl.bench.grid import grid, load_preset
+from mscl.bench.grid import grid, load_preset, overrides
 from mscl.preset import set_args
 from mscl.report import experiment_rows, lookup, write_table
 
@@ -42,8 +42,8 @@ def control_sets(arm_sets: dict, recipe: str, epochs: int, milestone: int, seed:
 
 
 def run(preset_path: Path, recipe: str, epochs: int, milestone: int, seeds: list[int]) -> None:
-    preset = load_preset(preset_path)
-    arms = {(e.arm, e.seed): e for e in grid(preset, bench_run.committed_params())}
+    preset, params = load_preset(preset_path), bench_run.committed_params()
+    arms = {(e.arm, e.seed): e for e in grid(preset, params)}
     with bench_run.experiments_in_workspace(preset):
         for seed in seeds:
             if ("random-init", seed) not in arms:
@@ -51,7 +51,7 @@ def run(preset_path: Path, recipe: str, epochs: int, milestone: int, seeds: list
             sets = control_sets(arms["random-init", seed].sets, recipe, epochs, milestone, seed)
             name = f"control-{preset.name}-{recipe}-e{epochs}-s{seed}"
             bench_run._git("checkout", "--", "params.yaml")  # each run from the committed values, as the grid's
-            bench_run._dvc("exp", "run", "-n", name, *set_args(sets), f"finetune@{preset.dataset}")
+            bench_run._dvc("exp", "run", "-n", name, *set_args(overrides(sets, params)), f"finetune@{preset.dataset}")
 
 
 def rows(shown: list) -> list[list]:

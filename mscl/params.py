@@ -79,9 +79,9 @@ class DatasetParams:
     width: int | None = _f(min=16)
     fps: int | None = _f(min=1)
     speed: float | None = _f(min=0.0, doc="motion speed, pixels per frame (zoom/rotation scaled to match)")
-    family: str | None = _f(choices=("direction", "relative"), doc="synthetic motion classes: direction (8: "
-                            "translations, rotations, zooms) or relative (4: the background's motion against the "
-                            "object's), docs/benchmarks.md")
+    family: str | None = _f(choices=("direction", "relative", "layers"), doc="synthetic motion classes: direction (8: "
+                            "translations, rotations, zooms), relative (4: the background's motion against the "
+                            "object's) or layers (4: which of object and background moves), docs/benchmarks.md")
     seed: int | None = _f(min=0)
 
 

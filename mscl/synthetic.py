@@ -1,7 +1,7 @@
 """The embedded synthetic motion dataset: classes defined only by motion.
 
 Each video shows one textured object over a textured background. The class is a motion, from
-one of two families (``index.family``; docs/benchmarks.md says why each is built as it is):
+one of three families (``datasets.<name>.family``; docs/benchmarks.md says why each is built as it is):
 
 * ``direction``: the object's content translates (right, left, up, down), rotates (clockwise,
   counter-clockwise) or zooms (in, out). Its outline stays where it was drawn (a rotating one
@@ -13,6 +13,10 @@ one of two families (``index.family``; docs/benchmarks.md says why each is built
   with the object (a camera pan), against it, or across it. Rotating every flow vector,
   mirroring the flow picture, dividing each flow frame by its longest vector and pooling over
   time keep these classes apart, so MSCL's own augmentations do not merge them.
+* ``layers``: the object's outline stays where it was drawn, as in ``direction``; the class is
+  which of the two layers moves, each in its own random direction: nothing, the object's texture
+  behind its outline, the background, or both. The same augmentations keep these apart too, and
+  the benchmark's encoder learns them from RGB with labels (the relative classes it barely learns).
 
 Everything a single frame shows (textures, colours, shape, size, position) is drawn
 independently of the class: place and size are the same random variables for every class of a
@@ -34,6 +38,8 @@ FAMILIES = {
     "direction": ("right", "left", "up", "down", "rotate_cw", "rotate_ccw", "zoom_in", "zoom_out"),
     # what the background does while the object moves
     "relative": ("background_still", "background_along", "background_against", "background_across"),
+    # which of the two layers moves, each in its own random direction
+    "layers": ("nothing_moves", "object_moves", "background_moves", "both_move"),
 }
 CLASSES = FAMILIES["direction"]
 DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1)}  # image coords, y down
@@ -114,6 +120,17 @@ def _relative_motion(rng: np.random.Generator, name: str, speed: float, box: np.
     return {"start": tuple(start), "velocity": tuple(velocity), "background_velocity": (b.real, b.imag)}
 
 
+def _layers_motion(rng: np.random.Generator, name: str, speed: float) -> dict:
+    """The object's texture drifts behind its still outline, the background drifts, both or neither;
+    each layer that moves does so in its own uniformly random direction. Where both move, their
+    directions differ by 60-300 degrees, so no clip looks like one layer (a pan of the whole picture)."""
+    a = rng.uniform(0, 2 * np.pi)
+    b = a + rng.uniform(np.pi / 3, 5 * np.pi / 3)
+    obj = speed * np.array([np.cos(a), np.sin(a)]) if name in ("object_moves", "both_move") else np.zeros(2)
+    bg = speed * np.array([np.cos(b), np.sin(b)]) if name in ("background_moves", "both_move") else np.zeros(2)
+    return {"drift": tuple(obj), "background_velocity": tuple(bg)}
+
+
 def draw_scene(rng: np.random.Generator, label: int, *, height: int, width: int, num_frames: int, speed: float,
                family: str = "direction") -> Scene:
     """Draw one video's scene of class ``label`` of ``family``."""
@@ -126,6 +143,8 @@ def draw_scene(rng: np.random.Generator, label: int, *, height: int, width: int,
              "drift": (0.0, 0.0), "omega": 0.0, "zoom": 0.0, "background_velocity": (0.0, 0.0)}
     if family == "direction":
         scene |= _direction_motion(name, speed, radius)
+    elif family == "layers":
+        scene |= _layers_motion(rng, name, speed)
     else:
         scene |= _relative_motion(rng, name, speed, box, span)
     lo, hi = np.log(OBJECT_BAND)

@@ -20,8 +20,8 @@ _spec.loader.exec_module(shortcuts)
 _DEMO = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]["motion"]
 _PRESET = yaml.safe_load((REPO / "benchmarks/motion.yaml").read_text())["params"]["datasets"]["motion"]
 BENCHMARK = datasets_from_dict({"motion": {**_DEMO, **_PRESET}})["motion"]
-SIZE = {"direction": {"videos_per_class": 75}, "relative": {"videos_per_class": 150, "test_fraction": 0.334,
-                                                             "val_fraction": 0.333}}
+_THIRDS = {"videos_per_class": 150, "test_fraction": 0.334, "val_fraction": 0.333}
+SIZE = {"direction": {"videos_per_class": 75}, "relative": _THIRDS, "layers": _THIRDS}
 
 
 def test_knn_accuracy_on_known_answers():

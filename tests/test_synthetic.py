@@ -220,6 +220,65 @@ def test_the_relative_classes_share_the_object_motion():
             assert 0.5 < v <= 1.2 and np.isclose(b, 0.0 if name == "background_still" else v)
 
 
+# ---------------------------------------------------------------- the layers family (docs/benchmarks.md)
+
+LAYERS = FAMILIES["layers"]
+# (mean vector length over the object, over the background) of each class, after per-frame normalisation
+LAYERS_EXPECTED = {"nothing_moves": (0.0, 0.0), "object_moves": (1.0, 0.0), "background_moves": (0.0, 1.0),
+                   "both_move": (1.0, 1.0)}
+
+
+def _layers_statistic(flow, mask):
+    """How much each layer moves: the mean vector length over the object's pixels and over the
+    background's, in every frame divided by its own longest vector, averaged over the frames.
+    flow (2, T, H, W), mask (T, H, W) -> (2,)."""
+    length = normalize_per_frame(flow.movedim(0, 1)).norm(dim=1)  # (T, H, W)
+    on = mask.float()
+    return torch.stack([(length * on).sum((-2, -1)) / on.sum((-2, -1)),
+                        (length * (1 - on)).sum((-2, -1)) / (1 - on).sum((-2, -1))], 1).mean(0).numpy()
+
+
+def _layers_scenes(seed, per_class):
+    return [video_scene(seed, c, n, height=H, width=W, num_frames=T, speed=1.0, family="layers")
+            for c in range(len(LAYERS)) for n in range(per_class)]
+
+
+def test_layers_classes_survive_the_augmentations_of_mscl():
+    """Every FRA angle (pi among them), the literal and the physical flip, per-frame normalisation
+    and time pooling leave the statistic of every scene at its class's value; a still scene's flow
+    stays exactly zero through all of them."""
+    for scene, _ in _layers_scenes(6, 3):
+        flow, mask = _flow_clip(scene)
+        views = [(flow_rotation(flow, fra_angle(c)), mask) for c in range(NUM_ANGLES)]
+        views += [(flip_flow(flow, torch.tensor(True), negate_u=neg), mask.flip(-1)) for neg in (False, True)]
+        for view, on in [(flow, mask), *views]:
+            np.testing.assert_allclose(_layers_statistic(view, on), LAYERS_EXPECTED[LAYERS[scene.label]], atol=1e-3)
+
+
+def test_an_invariant_statistic_separates_the_layers_classes():
+    train, test = _layers_scenes(1, 12), _layers_scenes(2, 12)
+    x_train, x_test = (np.stack([_layers_statistic(*_flow_clip(s)) for s, _ in x]) for x in (train, test))
+    y_train, y_test = (np.array([s.label for s, _ in x]) for x in (train, test))
+    assert _nearest_centroid_accuracy(x_train, y_train, x_test, y_test, len(LAYERS)) >= 0.95
+
+
+def test_the_layers_classes_differ_only_in_what_moves():
+    """The outline stays where it was drawn in every class (place and size are the same random
+    variables for each); a moving layer moves at the scene's speed, and where both move their
+    directions differ by at least 60 degrees (no clip is a pan of the whole picture)."""
+    for scene, _ in _layers_scenes(3, 6):
+        name = LAYERS[scene.label]
+        (c0, _, r0), (c1, _, r1) = pose(scene, 0), pose(scene, T - 1)
+        assert np.array_equal(c0, c1) and r0 == r1 and scene.omega == 0.0 and scene.zoom == 0.0
+        d, b = np.array(scene.drift), np.array(scene.background_velocity)
+        assert (np.hypot(*d) > 0) == (name in ("object_moves", "both_move"))
+        assert (np.hypot(*b) > 0) == (name in ("background_moves", "both_move"))
+        if name == "both_move":
+            assert np.isclose(np.hypot(*d), np.hypot(*b)) and d @ b <= 0.5 * (d @ d) + 1e-9
+        for v in (d, b):
+            assert np.hypot(*v) == 0 or 0.8 <= np.hypot(*v) <= 1.2
+
+
 def test_index_family_offers_every_family():
     field = next(f for f in dataclasses.fields(DatasetParams) if f.name == "family")
     assert set(field.metadata["choices"]) == set(FAMILIES)

@@ -105,6 +105,20 @@ def grid(preset: Preset, params: dict) -> list[Experiment]:
     return out
 
 
+def overrides(sets: dict, params: dict) -> dict:
+    """``sets`` as ``dvc exp run -S`` takes them over the parsed ``params``: a key that ``params``
+    lacks (a preset's own named dataset) gets Hydra's ``+``, which adds it."""
+    def has(dotted: str) -> bool:
+        node = params
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    return {(k if has(k) else f"+{k}"): v for k, v in sets.items()}
+
+
 def select(experiments: list[Experiment], arms: list[str] | None = None, seeds: list[int] | None = None) -> list[Experiment]:
     """The experiments of the named arms and seeds (None or empty: all); a name the grid lacks is an error."""
     for what, asked, known in (("arm", arms, {e.arm for e in experiments}), ("seed", seeds, {e.seed for e in experiments})):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from mscl.bench.grid import EVAL_SPLIT, Experiment, Preset, grid, select
+from mscl.bench.grid import EVAL_SPLIT, Experiment, Preset, grid, overrides, select
 from mscl.preset import set_args
 from mscl.report import experiment_rows, lookup
 
@@ -142,7 +142,7 @@ def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quie
     the scores) off the console unless the run fails: a test run's scores stay sealed in the log."""
     print(step, flush=True)
     start = time.perf_counter()
-    args = ("exp", "run", "-n", name, *set_args(sets), *target_stages(dataset))
+    args = ("exp", "run", "-n", name, *set_args(overrides(sets, committed_params())), *target_stages(dataset))
     done = _dvc(*args, check=not quiet, capture=quiet)
     if quiet and done.returncode:
         print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
@@ -207,7 +207,8 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
                 # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
                 _git("checkout", "--", "params.yaml")
                 if queue:
-                    _dvc("exp", "run", "--queue", "-n", e.name, *set_args(e.sets), *target_stages(preset.dataset))
+                    _dvc("exp", "run", "--queue", "-n", e.name, *set_args(overrides(e.sets, committed_params())),
+                         *target_stages(preset.dataset))
                     queued.append(e.name)
                     print(f"{step}: queued", flush=True)
                     continue

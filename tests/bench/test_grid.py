@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from mscl.bench.grid import EVAL_SPLIT, experiment_key, grid, load_preset, select
+from mscl.bench.grid import EVAL_SPLIT, experiment_key, grid, load_preset, overrides, select
 
 from helpers import REPO
 
@@ -48,6 +48,14 @@ def test_two_presets_name_their_experiments_and_files_apart(tmp_path):
     names_a, names_b = {e.name for e in grid(a, PARAMS)}, {e.name for e in grid(b, PARAMS)}
     assert not names_a & names_b and all(n.startswith("motion-") for n in names_a)
     assert a.results != b.results and a.times != b.times and a.results.name == "motion.json"
+
+
+def test_overrides_add_what_params_yaml_lacks():
+    """A preset's own named dataset is added with Hydra's `+`; existing keys are set as they are."""
+    sets = {"pretrain.epochs": 5, "datasets.layers.family": "layers", "pretrain.data": "layers", "evaluation.split": "val"}
+    assert overrides(sets, PARAMS) == {"pretrain.epochs": 5, "+datasets.layers.family": "layers",
+                                       "+pretrain.data": "layers", "evaluation.split": "val"}
+    assert overrides({"pretrain.seed.x": 1}, PARAMS) == {"+pretrain.seed.x": 1}  # below a value: no such key either
 
 
 def test_per_arm_seeds_and_select(tmp_path):
