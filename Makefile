@@ -35,12 +35,12 @@ results: $(STAMP)
 	$(BIN)/python -m mscl.report --results benchmarks/results/demo.json --experiments $(RESULTS)
 	$(BIN)/python -m mscl.bench tables
 
-# A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the relative family by
-# default, benchmarks/motion.yaml the direction family): its experiments one after the other, each
+# A benchmark grid (docs/benchmarks.md; PRESET=benchmarks/<name>.yaml, the layers family by
+# default, benchmarks/relative.yaml and benchmarks/motion.yaml the others): its experiments one after the other, each
 # scored on val and then, sealed until the whole grid has them, on test (resumable: run it again
 # after an interruption), then its results, figures and tables. `make bench-test` scores test with
 # the val experiments of `make bench-queue`.
-PRESET ?= benchmarks/relative.yaml
+PRESET ?= benchmarks/layers.yaml
 BENCH = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m mscl.bench
 bench: $(STAMP)
 	$(BENCH) run --preset $(PRESET)

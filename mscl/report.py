@@ -79,6 +79,8 @@ ASSETS = {
     "neighbours": ["reports/motion/retrieve/neighbours.png"],
     # the test figure only: it exists once the grid is whole (a val figure under this name would
     # show tuning-split results as the benchmark's)
+    "layers_test": ["benchmarks/results/layers_test.png"],
+    "layers_knn": ["benchmarks/results/layers_knn.png"],
     "relative_test": ["benchmarks/results/relative_test.png"],
     "relative_knn": ["benchmarks/results/relative_knn.png"],
     "motion_test": ["benchmarks/results/motion_test.png"],

@@ -16,7 +16,7 @@ _spec.loader.exec_module(control)
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-@pytest.mark.parametrize("preset", ["relative", "motion"])
+@pytest.mark.parametrize("preset", ["layers", "relative", "motion"])
 def test_a_control_run_is_the_random_init_arm_trained_with_labels_on_the_benchmarks_data(preset):
     p = load_preset(REPO / f"benchmarks/{preset}.yaml")
     arm = next(e for e in grid(p, PARAMS) if e.arm == "random-init" and e.seed == 0)

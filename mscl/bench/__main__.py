@@ -10,7 +10,7 @@ from mscl.bench import results
 from mscl.bench.grid import grid, load_preset
 from mscl.bench.run import committed_params, exp_show, finished, recorded, run, run_test
 
-PRESET = Path("benchmarks/relative.yaml")  # the headline grid
+PRESET = Path("benchmarks/layers.yaml")  # the headline grid
 
 
 def report(preset_path: Path) -> str:
