@@ -81,11 +81,12 @@ def apply_sets(doc: dict, sets: dict) -> dict:
 
 
 def reuse_shared_data(done: dict[str, dict], dataset: str) -> str | None:
-    """Start from the shared outputs of the newest finished MSCL experiment (the arm that computes
-    flow): its dvc.lock and logs into the workspace, its shared outputs out of the DVC cache; where
+    """Start from the shared outputs of the newest finished MSCL experiment that pretrained on
+    ``dataset`` (the arm that computes flow): its dvc.lock and logs into the workspace, its shared outputs out of the DVC cache; where
     the cache lacks them, or the experiment ran other shared values or code, DVC recomputes what
     differs. Returns the experiment's name, or None when no finished experiment ran MSCL."""
-    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"]
+    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"
+            and lookup(r["files"].get("params.yaml", {}), "pretrain.data", None) == dataset]
     if not mscl:
         return None
     source = max(mscl, key=lambda r: r["timestamp"])
@@ -187,7 +188,11 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
         on_head = {r["name"] for r in experiment_rows(shown) if r["baseline"] == _git("rev-parse", "HEAD").strip()}
         todo = [e for e in experiments if e.name not in complete and e.name not in waiting
                 and not (e.name in done and (queue or e.test_name in done))]
-        reused = reuse_shared_data({e.name: done[e.name] for e in everything if e.name in done}, preset.dataset) if todo else None
+        # any finished MSCL experiment on the dataset will do, the grid's own or one under an older
+        # key or another name (a tuning run): DVC recomputes whatever shared stage it ran differently.
+        # Without it every shared stage would run again (their logs are not cached, so DVC's run
+        # cache cannot restore them), and a re-encoded video need not match the old bit for bit
+        reused = reuse_shared_data(done, preset.dataset) if todo else None
         if reused:
             print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)
         elif todo and queue:  # queued experiments run from a copy of the workspace: give it the shared data

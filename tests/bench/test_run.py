@@ -99,7 +99,7 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_curr
     Path("logs/flow.json").write_text("{}")
     exp_rev = _commit("exp")
     subprocess.run(["git", "checkout", "-q", "-"], check=True)
-    shown = _shown(head, (mscl0.name, exp_rev, "2026-01-01", {"pretrain": {"method": "mscl"}}, 30.0),
+    shown = _shown(head, (mscl0.name, exp_rev, "2026-01-01", {"pretrain": {"method": "mscl", "data": "motion"}}, 30.0),
                    ("tiny-random-s0-0ldc0de5", "r", "2026-01-02", {}, 12.0))  # another key: stale, not skipped
     calls = []
     monkeypatch.setattr(bench_run, "_dvc", _fake_dvc(shown, calls))
@@ -114,6 +114,25 @@ def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_curr
     assert Path("dvc.lock").read_text() == "" and not Path("logs/flow.json").exists()  # the workspace as found
     status = subprocess.run(["git", "status", "--porcelain", "--", *bench_run.WORKSPACE], capture_output=True, text=True)
     assert status.stdout == ""
+
+
+def test_shared_data_come_from_the_newest_mscl_experiment_on_the_dataset_whatever_its_name(monkeypatch):
+    """An experiment under an older key or of a tuning run pretrained on the same data just as well
+    (DVC recomputes what it ran differently); one that pretrained on another dataset does not count."""
+    def row(name, ts, method, data):
+        return {"name": name, "rev": f"rev-{name}", "timestamp": ts,
+                "files": {"params.yaml": {"pretrain": {"method": method, "data": data}}}}
+
+    done = {r["name"]: r for r in (row("tiny-mscl-s0-0ldkey00", "2026-01-01", "mscl", "motion"),
+                                   row("tune-mscl-lr", "2026-01-02", "mscl", "motion"),
+                                   row("tiny-moco-s0-abc", "2026-01-03", "moco", "motion"),
+                                   row("demo-mscl", "2026-01-04", "mscl", "relative"))}
+    git, dvc = [], []
+    monkeypatch.setattr(bench_run, "_git", lambda *a: git.append(a) or "")
+    monkeypatch.setattr(bench_run, "_dvc", lambda *a, **k: dvc.append(a))
+    assert bench_run.reuse_shared_data(done, "motion") == "tune-mscl-lr"
+    assert git == [("restore", "--source", "rev-tune-mscl-lr", "--worktree", "--", "dvc.lock", "logs")]
+    assert bench_run.reuse_shared_data({"x": done["tiny-moco-s0-abc"]}, "motion") is None
 
 
 def test_test_runs_score_each_val_experiment_once_and_recorded_experiments_are_done(tmp_path, monkeypatch):
