@@ -15,6 +15,7 @@ The motion benchmark's data (benchmarks/motion.yaml) for each family:
 
     python benchmarks/shortcuts.py --speed 2.0 --videos-per-class 50 --test-fraction 0.5
     python benchmarks/shortcuts.py --speed 2.0 --videos-per-class 100 --test-fraction 0.5 --family relative
+    python benchmarks/shortcuts.py --speed 2.0 --videos-per-class 100 --test-fraction 0.5 --family layers
 """
 from __future__ import annotations
 
