@@ -82,14 +82,15 @@ def test_the_shipped_flow_settings_recover_the_synthetic_motion(preset):
     MSCL's offset 8 the benchmark's 13 px displacements are beyond TV-L1's pyramid and the flow of
     translating or rotating objects comes out near zero (benchmarks/flow_accuracy.py, docs/mscl.md
     §8.19). The demo (params.yaml) and the motion benchmark (its preset over params.yaml), for a
-    moving texture, a turning one, and a moving object over a moving background."""
+    moving texture, a turning one, a moving object over a moving background, and a texture and
+    a background moving in two directions."""
     doc = yaml.safe_load((REPO / preset).read_text()) if preset else {"dataset": "motion", "params": {}}
     params, name = doc["params"], doc["dataset"]
-    demo = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"][name]
+    demo = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"].get(name, {})  # a preset's own dataset: all in the preset
     index = datasets_from_dict({name: {**demo, **params.get("datasets", {}).get(name, {})}})[name]
     flow = default(FlowParams, **params.get("flow", {}))
     for family, cls in (("direction", "right"), ("direction", "up"), ("direction", "rotate_cw"),
-                         ("relative", "background_across")):
+                         ("relative", "background_across"), ("layers", "both_move")):
         scene, rng = video_scene(index.seed, FAMILIES[family].index(cls), 0, height=index.height, width=index.width,
                                  num_frames=index.num_frames, speed=index.speed, family=family)
         est = tvl1_pairs_opencv(to_gray(render_video(scene, rng)), [(0, flow.offset)], flow)[0]
