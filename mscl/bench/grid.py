@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mscl.report import flatten
+from mscl.report import flatten, lookup
 
 RESULTS_DIR = Path("benchmarks/results")
 EVAL_SPLIT = "evaluation.split"  # which split the evaluation stages score: val while tuning, test once
@@ -108,15 +108,8 @@ def grid(preset: Preset, params: dict) -> list[Experiment]:
 def overrides(sets: dict, params: dict) -> dict:
     """``sets`` as ``dvc exp run -S`` takes them over the parsed ``params``: a key that ``params``
     lacks (a preset's own named dataset) gets Hydra's ``+``, which adds it."""
-    def has(dotted: str) -> bool:
-        node = params
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return False
-            node = node[part]
-        return True
-
-    return {(k if has(k) else f"+{k}"): v for k, v in sets.items()}
+    missing = object()
+    return {(k if lookup(params, k, missing) is not missing else f"+{k}"): v for k, v in sets.items()}
 
 
 def select(experiments: list[Experiment], arms: list[str] | None = None, seeds: list[int] | None = None) -> list[Experiment]:

@@ -82,11 +82,14 @@ def apply_sets(doc: dict, sets: dict) -> dict:
 
 def reuse_shared_data(done: dict[str, dict], dataset: str) -> str | None:
     """Start from the shared outputs of the newest finished MSCL experiment that pretrained on
-    ``dataset`` (the arm that computes flow): its dvc.lock and logs into the workspace, its shared outputs out of the DVC cache; where
-    the cache lacks them, or the experiment ran other shared values or code, DVC recomputes what
-    differs. Returns the experiment's name, or None when no finished experiment ran MSCL."""
-    mscl = [r for r in done.values() if lookup(r["files"].get("params.yaml", {}), "pretrain.method", None) == "mscl"
-            and lookup(r["files"].get("params.yaml", {}), "pretrain.data", None) == dataset]
+    ``dataset`` (the arm that computes flow): its dvc.lock and logs into the workspace, its shared
+    outputs out of the DVC cache; where the cache lacks them, or the experiment ran other shared
+    values or code, DVC recomputes what differs. Returns the experiment's name, or None when no
+    finished experiment ran MSCL on ``dataset``."""
+    def ran(r: dict, key: str):
+        return lookup(r["files"].get("params.yaml", {}), key, None)
+
+    mscl = [r for r in done.values() if ran(r, "pretrain.method") == "mscl" and ran(r, "pretrain.data") == dataset]
     if not mscl:
         return None
     source = max(mscl, key=lambda r: r["timestamp"])
@@ -139,11 +142,12 @@ def experiments_in_workspace(preset: Preset):
 
 
 def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quiet: bool = False) -> None:
-    """``dvc exp run`` of one experiment, timed; ``quiet`` keeps the stages' output (which names
-    the scores) off the console unless the run fails: a test run's scores stay sealed in the log."""
+    """``dvc exp run`` of one experiment with the overrides ``sets`` (:func:`mscl.bench.grid.overrides`),
+    timed; ``quiet`` keeps the stages' output (which names the scores) off the console unless the
+    run fails: a test run's scores stay sealed in the log."""
     print(step, flush=True)
     start = time.perf_counter()
-    args = ("exp", "run", "-n", name, *set_args(overrides(sets, committed_params())), *target_stages(dataset))
+    args = ("exp", "run", "-n", name, *set_args(sets), *target_stages(dataset))
     done = _dvc(*args, check=not quiet, capture=quiet)
     if quiet and done.returncode:
         print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
@@ -180,7 +184,8 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
     An experiment recorded with both splits in the committed results (from another clone) is done."""
     queued = []
     with experiments_in_workspace(preset) as times:
-        everything = grid(preset, committed_params())
+        params = committed_params()
+        everything = grid(preset, params)
         experiments = select(everything, arms, seeds)
         shown = exp_show()
         done, waiting, kept = finished(shown, preset.dataset), in_queue(shown), recorded(preset)
@@ -212,12 +217,12 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
                 # into the next arm. dvc.lock stays, so the shared stages are still found unchanged.
                 _git("checkout", "--", "params.yaml")
                 if queue:
-                    _dvc("exp", "run", "--queue", "-n", e.name, *set_args(overrides(e.sets, committed_params())),
+                    _dvc("exp", "run", "--queue", "-n", e.name, *set_args(overrides(e.sets, params)),
                          *target_stages(preset.dataset))
                     queued.append(e.name)
                     print(f"{step}: queued", flush=True)
                     continue
-                _timed_run(step, e.name, e.sets, preset.dataset, times)
+                _timed_run(step, e.name, overrides(e.sets, params), preset.dataset, times)
                 done = finished(exp_show(), preset.dataset)  # its commit
             _test_run(f"{step} (test)", e, done[e.name]["rev"], preset.dataset, times)
     if queued:
