@@ -114,6 +114,8 @@ def differences_table(doc: dict, split: str) -> str:
 def times_table(doc: dict) -> str:
     """Markdown: wall time of each experiment (s) per arm and seed, val run + test run, and the sum."""
     seeds = sorted({r["seed"] for r in doc["experiments"]})
+    if not seeds:
+        return "(no experiment of this grid has run yet)"
     lines = ["| arm | " + " | ".join(f"s{s}" for s in seeds) + " |", "|---" * (1 + len(seeds)) + "|"]
     total = 0.0
     for arm in doc["arms"]:

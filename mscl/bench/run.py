@@ -196,7 +196,7 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
         # any finished MSCL experiment on the dataset will do, the grid's own or one under an older
         # key or another name (a tuning run): DVC recomputes whatever shared stage it ran differently.
         # Without it every shared stage would run again (their logs are not cached, so DVC's run
-        # cache cannot restore them), and a re-encoded video need not match the old bit for bit
+        # cache cannot restore them), the videos included
         reused = reuse_shared_data(done, preset.dataset) if todo else None
         if reused:
             print(f"shared data: the outputs of {reused}, where the DVC cache has them", flush=True)

@@ -105,7 +105,8 @@ def decode_video(path: str | Path, *, short_side: int = 0, fps: float = 0.0, max
 def encode_video(path: str | Path, frames: np.ndarray, *, fps: int = 25, codec: str = "libx264", crf: int = 18) -> None:
     """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB to ``path`` (container from the suffix), atomically.
 
-    H and W must be even for the yuv420p pixel format most players expect.
+    H and W must be even for the yuv420p pixel format most players expect. The same frames give
+    the same bytes on every call.
     """
     import av
 
@@ -116,7 +117,10 @@ def encode_video(path: str | Path, frames: np.ndarray, *, fps: int = 25, codec: 
             stream = out.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             if codec == "libx264":
-                stream.options = {"crf": str(crf), "preset": "veryfast"}
+                # mbtree off: with it, libx264 encodes the same frames to different bytes from one
+                # call to the next (some videos of every synthetic family, even with one thread),
+                # so a regenerated dataset would not match its DVC hashes (tests/io/test_video.py)
+                stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "mbtree=0"}
             for rgb in frames:
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
             out.mux(stream.encode(None))

@@ -54,6 +54,7 @@ def test_unknown_view_is_refused_and_times_sum_val_and_test():
     with pytest.raises(ValueError, match="unknown benchmark table"):
         results.render(AUDIT, "summary:train")
     assert "| mscl | 700 | 700 | 700 |" in results.times_table(AUDIT) and "| moco | 760 |" in results.times_table(AUDIT)
+    assert results.times_table({**AUDIT, "experiments": []}) == "(no experiment of this grid has run yet)"
 
 
 def test_test_tables_and_figures_are_sealed_until_the_whole_grid_has_test_results(tmp_path, monkeypatch):
