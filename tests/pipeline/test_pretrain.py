@@ -165,14 +165,16 @@ def test_pretraining_learns_on_an_easy_variant(tmp_path):
     knn = {name: read(name) for name in ("knn_top1", "knn_flow_top1")}
     print(done.stdout, {name: c.to_dict() for name, c in knn.items()})
     # Learning, read without labels: the loss falls, and the flow encoder tells a clip's key from the
-    # queue (flow_moco; chance 1/17 = 6 %) and the aligned frames of a clip from shuffled ones (lmcl,
-    # chance 1/8 with FRA) far better than at the start. One run with shuffle-BN hiding the positive
-    # (bn_splits 2): flow_moco top-1 13 -> 16-20 % over the second half (with bn_splits 1 it read
-    # 32-45 %, the BatchNorm shortcut), lmcl rising to 34-37 %; hence twice chance for flow_moco.
+    # queue (flow_moco) and the aligned frames of a clip from shuffled ones (lmcl) better than at the
+    # start. Untrained (lr 0, 20 steps, seeds 0 and 1) they read flow_moco 11.9 % and lmcl 21-25 %:
+    # the same video's features agree even at random initialisation. Trained, seeds 0-3 of this
+    # variant with shuffle-BN hiding the positive (bn_splits 2): loss -1.0 to -1.5, flow_moco
+    # 17.9-24.8 % over the second half, lmcl 24-26 % over the first 40 steps and 28.7-36.7 % over the
+    # second half (+4.8 to +12.3 points); with bn_splits 1 flow_moco read 32-45 %, the BatchNorm shortcut.
     loss, flow_moco, lmcl = read("loss"), read("top1_flow_moco"), read("top1_lmcl")
     half = len(loss) // 2
     assert loss.iloc[-1] < loss.iloc[0] - 0.5, loss.to_dict()
-    assert flow_moco.iloc[half:].mean() >= 12.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 5.0, (flow_moco, lmcl)
+    assert flow_moco.iloc[half:].mean() >= 15.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 2.0, (flow_moco, lmcl)
     # The kNN curves of the monitor (val videos classified by train neighbours) start at step 0, the
     # random initialisation. Their class information is not asserted: at this size the val curves
     # of the flow encoder moved by -3 to +12.5 points over 400 steps in seven runs of this test (40
