@@ -178,7 +178,7 @@ def _test_run(step: str, e: Experiment, rev: str, dataset: str, times: dict) -> 
 
 def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None = None, queue: bool = False) -> None:
     """Run the grid's missing experiments (of ``arms`` and ``seeds``, default all) one by one in
-    the workspace: each pretrains and is scored on val, then its encoder is scored on test at once
+    the workspace, seed by seed: each pretrains and is scored on val, then its encoder is scored on test at once
     (the encoder exists only now; the test tables stay sealed until the whole grid has them). With
     ``queue``, the val experiments go through DVC's queue and ``run_test`` scores test afterwards.
     An experiment recorded with both splits in the committed results (from another clone) is done."""
@@ -186,7 +186,8 @@ def run(preset: Preset, arms: list[str] | None = None, seeds: list[int] | None =
     with experiments_in_workspace(preset) as times:
         params = committed_params()
         everything = grid(preset, params)
-        experiments = select(everything, arms, seeds)
+        # seed by seed, each seed's arms in file order: a grid cut short has whole seeds, which pair
+        experiments = sorted(select(everything, arms, seeds), key=lambda e: e.seed)
         shown = exp_show()
         done, waiting, kept = finished(shown, preset.dataset), in_queue(shown), recorded(preset)
         complete = {n for n, r in kept.items() if r.get("val") and r.get("test")}

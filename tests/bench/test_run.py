@@ -89,6 +89,15 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
     assert list(json.loads(preset.times.read_text())) == [mscl0.name, mscl0.test_name, random0.name, random0.test_name]
 
 
+def test_run_goes_seed_by_seed_so_a_grid_cut_short_has_whole_seeds(tmp_path, monkeypatch):
+    preset = _repo(tmp_path, monkeypatch)
+    monkeypatch.setattr(bench_run, "_dvc", _fake_dvc([], []))
+    bench_run.run(preset)
+    order = [(e.seed, e.arm) for e in grid(preset, PARAMS)]
+    names = {e.name: (e.seed, e.arm) for e in grid(preset, PARAMS)}
+    assert [names[n] for n in json.loads(preset.times.read_text()) if n in names] == sorted(order)
+
+
 def test_run_reuses_the_shared_data_of_a_finished_experiment_and_skips_only_current_ones(tmp_path, monkeypatch):
     preset = _repo(tmp_path, monkeypatch)
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -164,7 +173,8 @@ def test_test_runs_score_each_val_experiment_once_and_recorded_experiments_are_d
     calls.clear()
     monkeypatch.setattr(bench_run, "_dvc", _fake_dvc([], calls))
     bench_run.run(preset)
-    assert [a[3] for a, _ in calls if a[:2] == ("exp", "run")] == [n for e in exps[:3] for n in (e.name, e.test_name)]
+    by_seed = sorted(exps[:3], key=lambda e: e.seed)
+    assert [a[3] for a, _ in calls if a[:2] == ("exp", "run")] == [n for e in by_seed for n in (e.name, e.test_name)]
 
 
 def test_finished_needs_every_metric_and_the_queue_state_is_read():
