@@ -57,10 +57,12 @@ def committed_params() -> dict:
 
 def finished(shown: list, dataset: str) -> dict[str, dict]:
     """{experiment name: its row (:func:`mscl.report.experiment_rows`)}: the newest experiment of
-    each name, where it has every benchmark metric of ``dataset``."""
+    each name, where it has every benchmark metric of ``dataset`` and is not queued or running (a
+    running experiment's row shows the metrics left in the workspace by the one before it)."""
+    busy = in_queue(shown)
     newest = {r["name"]: r for r in experiment_rows(shown)}  # rows come oldest first
-    return {n: r for n, r in newest.items()
-            if all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in metric_files(dataset))}
+    return {n: r for n, r in newest.items() if n not in busy
+            and all(lookup(r["files"].get(file, {}), key, None) is not None for _, file, key in metric_files(dataset))}
 
 
 def in_queue(shown: list) -> set[str]:

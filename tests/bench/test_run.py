@@ -182,6 +182,9 @@ def test_finished_needs_every_metric_and_the_queue_state_is_read():
     shown[0]["experiments"].append({"revs": [{"rev": "r3", "name": "b", "data": {"timestamp": "x", "metrics": {}}}]})
     done = finished(shown, "motion")
     assert list(done) == ["a"] and done["a"]["rev"] == "r2"  # the newest of a name; b has no metrics
+    running = _shown("c", ("c", "r4", "2026-01-03", {}, 30.0))
+    running[0]["experiments"][0] |= {"name": "c", "executor": {"state": "running", "name": "workspace"}}
+    assert list(finished(running, "motion")) == []  # its metrics are the workspace's, from the run before
 
     def exp(name, state):
         return {"name": name, "executor": {"state": state, "name": "dvc-task"}, "revs": []}
