@@ -31,7 +31,12 @@ class Difference:
     @property
     def above_zero(self) -> bool:
         """Whether the whole interval lies above 0: the only case a report may say "a beats b"."""
-        return self.low > 0
+        return self.low > 0  # False for an undetermined interval (nan)
+
+    @property
+    def determined(self) -> bool:
+        """False when the seeds showed no spread at all (see ``difference``)."""
+        return not math.isnan(self.low)
 
 
 def spread(values: list[float]) -> tuple[float, float]:
@@ -43,6 +48,12 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) ->
     """CI of mean(a) - mean(b) for per-seed values ``{seed: value}``: paired when both arms ran the
     same seeds (at least two), Welch otherwise (each arm needs two seeds).
 
+    Seeds that show no spread (identical paired differences, or constant arms under Welch) leave
+    the interval undetermined: the sample sd of 0 estimates a spread that is not 0 (top-1 on 200
+    videos moves in steps of 0.5 points, so two seeds can agree by chance), and a zero-width
+    interval would read as certainty. ``low``, ``high`` and ``p`` are then nan, and the difference
+    is not above zero.
+
     Raises:
         ValueError: fewer seeds than the test needs.
     """
@@ -50,8 +61,8 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) ->
         d = [a[s] - b[s] for s in sorted(a)]
         mean, sd = spread(d)
         n = len(d)
-        if sd == 0:  # identical differences: the interval is the point
-            return Difference(mean, mean, mean, 0.0 if mean else 1.0, "paired", (n, n), level)
+        if sd == 0:
+            return Difference(mean, math.nan, math.nan, math.nan, "paired", (n, n), level)
         half = float(_st.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
         p = 2 * _st.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)
         return Difference(mean, mean - half, mean + half, float(p), "paired", (n, n), level)
@@ -61,7 +72,7 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) ->
     va, vb = sa**2 / len(a), sb**2 / len(b)
     mean, se = ma - mb, math.sqrt(va + vb)
     if se == 0:
-        return Difference(mean, mean, mean, 0.0 if mean else 1.0, "welch", (len(a), len(b)), level)
+        return Difference(mean, math.nan, math.nan, math.nan, "welch", (len(a), len(b)), level)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
     half = float(_st.t.ppf(0.5 + level / 2, df)) * se
     p = 2 * _st.t.sf(abs(mean) / se, df)
@@ -82,7 +93,13 @@ def paired_power(n: int, margin: float, sd: float, alpha: float = 0.05) -> float
 
 def seeds_needed(margin: float, sd: float, *, power: float = 0.8, alpha: float = 0.05, most: int = 200) -> int:
     """Fewest seeds for which the paired t-test reaches ``power`` against ``margin`` (the seeds'
-    differences having standard deviation ``sd``); ``most`` + 1 when even ``most`` do not."""
+    differences having standard deviation ``sd``); ``most`` + 1 when even ``most`` do not.
+
+    Raises:
+        ValueError: ``sd`` is not positive (a pilot without spread cannot size a grid).
+    """
+    if not sd > 0:
+        raise ValueError(f"a seed count needs a positive sd of the differences (got {sd})")
     for n in range(2, most + 1):
         if paired_power(n, margin, sd, alpha) >= power:
             return n

@@ -1,4 +1,6 @@
 """Confidence intervals and seed counts against hand-computed and published values."""
+import math
+
 import pytest
 
 from mscl.stats import difference, paired_power, seeds_needed, spread
@@ -27,9 +29,16 @@ def test_seeds_that_do_not_pair_fall_back_to_welch_and_too_few_are_refused():
         difference({0: 1.0}, {1: 2.0, 2: 3.0})
 
 
-def test_constant_differences_give_a_point_interval():
+def test_seeds_without_spread_leave_the_interval_undetermined():
+    # two seeds that both gain exactly 1 point: a zero-width interval would claim certainty
     d = difference({0: 5.0, 1: 7.0}, {0: 4.0, 1: 6.0})
-    assert (d.mean, d.low, d.high) == (1.0, 1.0, 1.0) and d.above_zero
+    assert d.mean == 1.0 and not d.determined and not d.above_zero
+    assert math.isnan(d.low) and math.isnan(d.high) and math.isnan(d.p)
+    w = difference({0: 5.0, 1: 5.0}, {2: 4.0, 3: 4.0})  # Welch, both arms constant
+    assert w.test == "welch" and not w.determined and not w.above_zero
+    assert difference({0: 5.0, 1: 7.0}, {0: 4.0, 1: 5.0}).determined
+    with pytest.raises(ValueError, match="positive sd"):
+        seeds_needed(10.0, 0.0)
 
 
 def test_power_and_seed_counts_match_the_published_paired_t_values():

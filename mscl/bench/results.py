@@ -106,8 +106,9 @@ def differences_table(doc: dict, split: str) -> str:
     lines = ["| arm | minus | metric | difference | 95 % CI | test | p | CI above 0 |", "|---" * 8 + "|"]
     for c in comparisons(doc, split):
         d = c["difference"]
-        lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | {d.mean:+.1f} | [{d.low:+.1f}, {d.high:+.1f}] | "
-                     f"{d.test}, n = {d.n[0]}/{d.n[1]} | {d.p:.3f} | {'yes' if d.above_zero else 'no'} |")
+        ci, p = (f"[{d.low:+.1f}, {d.high:+.1f}]", f"{d.p:.3f}") if d.determined else ("n/a: no spread over the seeds", "n/a")
+        lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | {d.mean:+.1f} | {ci} | "
+                     f"{d.test}, n = {d.n[0]}/{d.n[1]} | {p} | {'yes' if d.above_zero else 'no'} |")
     return "\n".join(lines)
 
 
@@ -137,7 +138,8 @@ def power_table(doc: dict, split: str, margin: float) -> str:
         a, b = (per_seed(doc, x, split, c["metric"]) for x in (c["arm"], c["reference"]))
         common = sorted(set(a) & set(b))
         sd = spread([a[s] - b[s] for s in common])[1]
-        lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | {sd:.1f} | {seeds_needed(margin, sd)} |")
+        need = seeds_needed(margin, sd) if sd > 0 else f"n/a: no spread over {len(common)} seeds"
+        lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | {sd:.1f} | {need} |")
     return "\n".join(lines)
 
 

@@ -50,6 +50,16 @@ def test_power_table_from_a_pilot():
     assert table[2].startswith("| mscl | moco | linear top-1 | 12.2 |")
 
 
+def test_seeds_without_spread_are_reported_as_undetermined_not_as_a_win():
+    # R@1 differs by exactly 1.5 points on both seeds: no interval, no "yes", no seed count
+    doc = _doc({"mscl": {0: (30.0, 25.5, None), 1: (34.0, 27.0, None)}, "moco": {0: (26.0, 24.0, None), 1: (27.0, 25.5, None)}})
+    rows = results.differences_table(doc, "val").splitlines()[2:]
+    # linear: differences 4 and 7, sd 2.12, se 1.5, t(0.975, 1) = 12.71: +5.5 [-13.6, +24.6], p 0.170
+    assert rows[0] == "| mscl | moco | linear top-1 | +5.5 | [-13.6, +24.6] | paired, n = 2/2 | 0.170 | no |"
+    assert rows[1] == "| mscl | moco | retrieval R@1 | +1.5 | n/a: no spread over the seeds | paired, n = 2/2 | n/a | no |"
+    assert results.power_table(doc, "val", 10.0).splitlines()[3].endswith("| 0.0 | n/a: no spread over 2 seeds |")
+
+
 def test_unknown_view_is_refused_and_times_sum_val_and_test():
     with pytest.raises(ValueError, match="unknown benchmark table"):
         results.render(AUDIT, "summary:train")
