@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -122,25 +123,42 @@ def _restore_workspace() -> None:
     _dvc("checkout", "--quiet", check=False)  # HEAD's outputs, where the cache has them
 
 
-def _record_times(preset: Preset, times: dict[str, float]) -> None:
-    if times:
-        preset.times.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(preset.times.read_text()) if preset.times.exists() else {}
-        preset.times.write_text(json.dumps(old | times, indent=1) + "\n")
+class _Times(dict):
+    """{run name: wall seconds}, each entry added to the preset's times file as it is set: a runner
+    killed outright (SIGKILL, a closed terminal) keeps the times of the runs it finished."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def __setitem__(self, name: str, seconds: float) -> None:
+        super().__setitem__(name, seconds)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        old = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.path.write_text(json.dumps(old | {name: seconds}, indent=1) + "\n")
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager
 def experiments_in_workspace(preset: Preset):
     """For named experiments run in the workspace: refuses a workspace whose :data:`WORKSPACE`
-    paths have changes, yields the dict the runs' wall times go into, and afterwards, whatever
-    happened, gives the workspace back as HEAD has it and records the times of ``preset``."""
+    paths have changes, yields the dict the runs' wall times go into (written to the preset's
+    times file as each run ends), and afterwards, whatever happened (SIGTERM included), gives the
+    workspace back as HEAD has it."""
     _check_clean()
-    times = {}
+    try:  # SIGTERM's default ends the process without running the cleanup below
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    except ValueError:  # not the main thread: signals go elsewhere
+        previous = None
     try:
-        yield times
+        yield _Times(preset.times)
     finally:
         _restore_workspace()
-        _record_times(preset, times)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quiet: bool = False) -> None:

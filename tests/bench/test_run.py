@@ -1,6 +1,8 @@
 """Running a grid: fresh params per experiment, shared data reused, the test phase once, the queue."""
 import copy
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,6 +89,43 @@ def test_run_starts_every_experiment_from_the_committed_params(tmp_path, monkeyp
     assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS  # restored at the end
     # each val experiment is followed at once by its test run (the encoder exists only then)
     assert list(json.loads(preset.times.read_text())) == [mscl0.name, mscl0.test_name, random0.name, random0.test_name]
+
+
+def test_a_runner_killed_mid_grid_keeps_the_times_of_the_runs_it_finished(tmp_path, monkeypatch):
+    # the times file is written as each run ends, not when the runner exits: SIGKILL skips any cleanup
+    preset = _repo(tmp_path, monkeypatch)
+    mscl0, random0 = grid(preset, PARAMS)[0], grid(preset, PARAMS)[2]
+    calls, on_disk = [], {}
+    fake = _fake_dvc([], calls)
+
+    def dvc(*args, **kw):
+        if args[:2] == ("exp", "run") and args[3] == random0.name:
+            on_disk.update(json.loads(preset.times.read_text()))
+            raise KeyboardInterrupt  # stands in for the kill: nothing after this line of the runner runs
+        return fake(*args, **kw)
+    monkeypatch.setattr(bench_run, "_dvc", dvc)
+    with pytest.raises(KeyboardInterrupt):
+        bench_run.run(preset, seeds=[0])
+    assert list(on_disk) == [mscl0.name, mscl0.test_name]
+
+
+def test_sigterm_gives_the_workspace_back(tmp_path, monkeypatch):
+    # SIGTERM's default would end the process mid-experiment with an arm's params.yaml in the workspace
+    preset = _repo(tmp_path, monkeypatch)
+    calls = []
+    fake = _fake_dvc([], calls)
+
+    def dvc(*args, **kw):
+        out = fake(*args, **kw)
+        if args[:2] == ("exp", "run"):  # params.yaml now holds the arm's values
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+    monkeypatch.setattr(bench_run, "_dvc", dvc)
+    with pytest.raises(SystemExit) as stop:
+        bench_run.run(preset, seeds=[0])
+    assert stop.value.code == 128 + signal.SIGTERM
+    assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the runner's only while it runs
 
 
 def test_run_goes_seed_by_seed_so_a_grid_cut_short_has_whole_seeds(tmp_path, monkeypatch):
