@@ -44,6 +44,11 @@ def spread(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def no_spread(sd: float, mean: float) -> bool:
+    """Whether ``sd`` is 0 but for rounding: 33.3 - 30.1 and 34.4 - 31.2 differ by about 1e-15."""
+    return sd <= 1e-9 * max(1.0, abs(mean))
+
+
 def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Difference:
     """CI of mean(a) - mean(b) for per-seed values ``{seed: value}``: paired when both arms ran the
     same seeds (at least two), Welch otherwise (each arm needs two seeds).
@@ -61,7 +66,7 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) ->
         d = [a[s] - b[s] for s in sorted(a)]
         mean, sd = spread(d)
         n = len(d)
-        if sd == 0:
+        if no_spread(sd, mean):
             return Difference(mean, math.nan, math.nan, math.nan, "paired", (n, n), level)
         half = float(_st.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
         p = 2 * _st.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)
@@ -71,7 +76,7 @@ def difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) ->
     (ma, sa), (mb, sb) = spread(list(a.values())), spread(list(b.values()))
     va, vb = sa**2 / len(a), sb**2 / len(b)
     mean, se = ma - mb, math.sqrt(va + vb)
-    if se == 0:
+    if no_spread(se, mean):
         return Difference(mean, math.nan, math.nan, math.nan, "welch", (len(a), len(b)), level)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
     half = float(_st.t.ppf(0.5 + level / 2, df)) * se

@@ -37,6 +37,8 @@ def test_seeds_without_spread_leave_the_interval_undetermined():
     w = difference({0: 5.0, 1: 5.0}, {2: 4.0, 3: 4.0})  # Welch, both arms constant
     assert w.test == "welch" and not w.determined and not w.above_zero
     assert difference({0: 5.0, 1: 7.0}, {0: 4.0, 1: 5.0}).determined
+    r = difference({0: 33.3, 1: 34.4}, {0: 30.1, 1: 31.2})  # 3.2 both times, but for 1e-15 of rounding
+    assert not r.determined and not r.above_zero
     with pytest.raises(ValueError, match="positive sd"):
         seeds_needed(10.0, 0.0)
 

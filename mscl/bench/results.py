@@ -9,7 +9,7 @@ from pathlib import Path
 from mscl.bench.grid import Experiment, Preset
 from mscl.bench.run import COLUMNS, metric_files
 from mscl.report import lookup
-from mscl.stats import difference, seeds_needed, spread
+from mscl.stats import difference, no_spread, seeds_needed, spread
 
 SPLITS = ("val", "test")
 KNN_CURVE = "dvclive/pretrain/plots/metrics/train/knn_top1.tsv"  # the RGB encoder's kNN monitor (val)
@@ -137,8 +137,11 @@ def power_table(doc: dict, split: str, margin: float) -> str:
     for c in comparisons(doc, split):
         a, b = (per_seed(doc, x, split, c["metric"]) for x in (c["arm"], c["reference"]))
         common = sorted(set(a) & set(b))
-        sd = spread([a[s] - b[s] for s in common])[1]
-        need = seeds_needed(margin, sd) if sd > 0 else f"n/a: no spread over {len(common)} seeds"
+        if len(common) < 2:
+            lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | n/a | n/a: fewer than 2 seeds in common |")
+            continue
+        mean, sd = spread([a[s] - b[s] for s in common])
+        need = f"n/a: no spread over {len(common)} seeds" if no_spread(sd, mean) else seeds_needed(margin, sd)
         lines.append(f"| {c['arm']} | {c['reference']} | {c['metric']} | {sd:.1f} | {need} |")
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
+import os
 import subprocess
 import sys
 import time
@@ -125,7 +125,9 @@ def _restore_workspace() -> None:
 
 class _Times(dict):
     """{run name: wall seconds}, each entry added to the preset's times file as it is set: a runner
-    killed outright (SIGKILL, a closed terminal) keeps the times of the runs it finished."""
+    killed outright keeps the times of the runs it finished. The file is tracked by git and not
+    one of :data:`WORKSPACE`'s paths, so the experiments committed after the first carry it as it
+    was then; nothing reads it from an experiment's commit."""
 
     def __init__(self, path: Path):
         super().__init__()
@@ -135,30 +137,22 @@ class _Times(dict):
         super().__setitem__(name, seconds)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.path.write_text(json.dumps(old | {name: seconds}, indent=1) + "\n")
-
-
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
+        part = self.path.with_name(self.path.name + ".part")
+        part.write_text(json.dumps(old | {name: seconds}, indent=1) + "\n")
+        os.replace(part, self.path)  # a kill mid-write leaves the old file, not a truncated one
 
 
 @contextlib.contextmanager
 def experiments_in_workspace(preset: Preset):
     """For named experiments run in the workspace: refuses a workspace whose :data:`WORKSPACE`
     paths have changes, yields the dict the runs' wall times go into (written to the preset's
-    times file as each run ends), and afterwards, whatever happened (SIGTERM included), gives the
-    workspace back as HEAD has it."""
+    times file as each run ends), and afterwards, whatever happened, gives the workspace back as
+    HEAD has it."""
     _check_clean()
-    try:  # SIGTERM's default ends the process without running the cleanup below
-        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    except ValueError:  # not the main thread: signals go elsewhere
-        previous = None
     try:
         yield _Times(preset.times)
     finally:
         _restore_workspace()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _timed_run(step: str, name: str, sets: dict, dataset: str, times: dict, quiet: bool = False) -> None:

@@ -58,6 +58,9 @@ def test_seeds_without_spread_are_reported_as_undetermined_not_as_a_win():
     assert rows[0] == "| mscl | moco | linear top-1 | +5.5 | [-13.6, +24.6] | paired, n = 2/2 | 0.170 | no |"
     assert rows[1] == "| mscl | moco | retrieval R@1 | +1.5 | n/a: no spread over the seeds | paired, n = 2/2 | n/a | no |"
     assert results.power_table(doc, "val", 10.0).splitlines()[3].endswith("| 0.0 | n/a: no spread over 2 seeds |")
+    one = _doc({"mscl": {0: (30.0, 25.5, None), 1: (34.0, 27.0, None)}, "moco": {1: (27.0, 25.5, None), 2: (26.0, 24.0, None)}})
+    assert results.power_table(one, "val", 10.0).splitlines()[2] == \
+        "| mscl | moco | linear top-1 | n/a | n/a: fewer than 2 seeds in common |"
 
 
 def test_unknown_view_is_refused_and_times_sum_val_and_test():

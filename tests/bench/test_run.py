@@ -1,8 +1,6 @@
 """Running a grid: fresh params per experiment, shared data reused, the test phase once, the queue."""
 import copy
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -107,25 +105,7 @@ def test_a_runner_killed_mid_grid_keeps_the_times_of_the_runs_it_finished(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         bench_run.run(preset, seeds=[0])
     assert list(on_disk) == [mscl0.name, mscl0.test_name]
-
-
-def test_sigterm_gives_the_workspace_back(tmp_path, monkeypatch):
-    # SIGTERM's default would end the process mid-experiment with an arm's params.yaml in the workspace
-    preset = _repo(tmp_path, monkeypatch)
-    calls = []
-    fake = _fake_dvc([], calls)
-
-    def dvc(*args, **kw):
-        out = fake(*args, **kw)
-        if args[:2] == ("exp", "run"):  # params.yaml now holds the arm's values
-            os.kill(os.getpid(), signal.SIGTERM)
-        return out
-    monkeypatch.setattr(bench_run, "_dvc", dvc)
-    with pytest.raises(SystemExit) as stop:
-        bench_run.run(preset, seeds=[0])
-    assert stop.value.code == 128 + signal.SIGTERM
-    assert yaml.safe_load(Path("params.yaml").read_text()) == PARAMS
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the runner's only while it runs
+    assert not preset.times.with_name(preset.times.name + ".part").exists()
 
 
 def test_run_goes_seed_by_seed_so_a_grid_cut_short_has_whole_seeds(tmp_path, monkeypatch):
