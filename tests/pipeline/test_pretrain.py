@@ -171,10 +171,14 @@ def test_pretraining_learns_on_an_easy_variant(tmp_path):
     # variant with shuffle-BN hiding the positive (bn_splits 2): loss -1.0 to -1.5, flow_moco
     # 17.9-24.8 % over the second half, lmcl 24-26 % over the first 40 steps and 28.7-36.7 % over the
     # second half (+4.8 to +12.3 points); with bn_splits 1 flow_moco read 32-45 %, the BatchNorm shortcut.
+    # CPU training is reproducible on one machine but not across CPUs: on another machine of the same
+    # kind, seeds 0-2 read flow_moco 14.5, 18.9, 17.8 % over the second half (lmcl +11.8, +10.0,
+    # +10.3; loss -1.1, -1.7, -0.9), and the whole 400 steps at lr 0 read 11.1 and 7.6 % (seeds 0, 1).
+    # So flow_moco's bound sits between the untrained (<= 11.9) and the trained (>= 14.5) readings.
     loss, flow_moco, lmcl = read("loss"), read("top1_flow_moco"), read("top1_lmcl")
     half = len(loss) // 2
     assert loss.iloc[-1] < loss.iloc[0] - 0.5, loss.to_dict()
-    assert flow_moco.iloc[half:].mean() >= 15.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 2.0, (flow_moco, lmcl)
+    assert flow_moco.iloc[half:].mean() >= 13.0 and lmcl.iloc[half:].mean() >= lmcl.iloc[0] + 2.0, (flow_moco, lmcl)
     # The kNN curves of the monitor (val videos classified by train neighbours) start at step 0, the
     # random initialisation. Their class information is not asserted: at this size the val curves
     # of the flow encoder moved by -3 to +12.5 points over 400 steps in seven runs of this test (40
