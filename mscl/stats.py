@@ -93,7 +93,9 @@ def paired_power(n: int, margin: float, sd: float, alpha: float = 0.05) -> float
         return 1.0
     df, nc = n - 1, margin / (sd / math.sqrt(n))
     crit = _st.t.ppf(1 - alpha / 2, df)
-    return float(_st.nct.sf(crit, df, nc) + _st.nct.cdf(-crit, df, nc))
+    # The far tail as sf(crit; -nc) rather than cdf(-crit; nc): the same number by symmetry, but
+    # scipy's noncentral t cdf returns NaN there once nc is large (about 10 and up).
+    return float(_st.nct.sf(crit, df, nc) + _st.nct.sf(crit, df, -nc))
 
 
 def seeds_needed(margin: float, sd: float, *, power: float = 0.8, alpha: float = 0.05, most: int = 200) -> int:

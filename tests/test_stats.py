@@ -50,5 +50,14 @@ def test_power_and_seed_counts_match_the_published_paired_t_values():
     assert paired_power(1, 1.0, 1.0) == 0.0 and seeds_needed(0.01, 10.0, most=50) == 51
 
 
+def test_power_stays_a_number_when_the_margin_is_many_standard_errors():
+    # margin 10 over sd 1.5: noncentrality 11.5 at 3 seeds, where the t-test is all but certain;
+    # the far tail is negligible, so the power is the near tail alone
+    powers = [paired_power(n, 10.0, 1.5) for n in range(2, 12)]
+    assert all(math.isfinite(p) for p in powers)
+    assert powers == sorted(powers) and powers[1] == pytest.approx(0.9986, abs=1e-3)
+    assert seeds_needed(10.0, 1.5) == 3 and seeds_needed(10.0, 0.8) == 2
+
+
 def test_spread_of_one_value_has_no_sd():
     assert spread([3.0]) == (3.0, 0.0) and spread([1.0, 3.0])[1] == pytest.approx(2**0.5)
